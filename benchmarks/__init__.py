@@ -1,0 +1,1 @@
+"""`make bench`: what the gateway costs, measured against calling a service directly."""

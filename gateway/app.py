@@ -1,0 +1,81 @@
+"""``create_app(settings)``: the whole gateway, and in single-process mode the services too."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from gateway import discovery
+from gateway.config import Settings
+from gateway.identity import router as identity
+from gateway.identity.throttle import LoginThrottle
+from gateway.limits import BodyLimitMiddleware
+from gateway.oauth.keys import KeyStore
+from gateway.proxy import router as proxy
+from gateway.proxy.pipeline import Pipeline
+from gateway.proxy.services import ServiceRegistry
+from gateway.proxy.txn_token import TxnTokenMinter
+from gateway.timing import TimingMiddleware
+from gateway.web import router as web
+from gateway.web.errors import install_html_errors
+from gateway.web.templating import STATIC_DIR, make_templates
+from services.common.db import make_engine, make_sessionmaker
+from services.common.problems import install_problem_handlers
+from services.common.txn_token import StaticKeys
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the gateway app. Keys load and service manifests are fetched at start-up."""
+    settings = settings or Settings()
+    engine = make_engine(settings.database_url)
+    sessionmaker = make_sessionmaker(engine)
+    txn_keys = KeyStore("txn")
+    # In-process services verify with the keys handed over here; separate processes
+    # fetch the same keys from /.well-known/jwks.json.
+    service_keys = StaticKeys()
+    services = ServiceRegistry.build(
+        settings.service_urls(), database_url=settings.database_url, issuer=settings.issuer,
+        keys=service_keys, timeout=settings.upstream_timeout)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await txn_keys.load(sessionmaker)
+        service_keys.update(txn_keys.jwks())
+        # Separate service processes may still be starting: retry a little, then stay lazy.
+        await services.load_all(attempts=10 if any(settings.service_urls().values()) else 1)
+        yield
+        await services.aclose()
+        await engine.dispose()
+
+    app = FastAPI(title="agentgate", version="0.1.0", lifespan=lifespan,
+                  openapi_url=None, docs_url=None, redoc_url=None)
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.sessionmaker = sessionmaker
+    app.state.keys = txn_keys
+    app.state.services = services
+    app.state.pipeline = Pipeline(
+        services, TxnTokenMinter(txn_keys, issuer=settings.issuer, ttl=settings.txn_token_ttl),
+        issuer=settings.issuer)
+    app.state.login_throttle = LoginThrottle(max_failures=settings.login_max_failures,
+                                             window_seconds=settings.login_window_seconds)
+    app.state.templates = make_templates()
+
+    install_problem_handlers(app)
+    install_html_errors(app)
+    app.include_router(discovery.router)
+    app.include_router(identity.router)
+    app.include_router(proxy.router)
+    app.include_router(web.router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(TimingMiddleware)
+    return app
+
+
+def standalone() -> FastAPI:
+    """Entry point for ``uvicorn gateway.app:standalone --factory``."""
+    return create_app(Settings())

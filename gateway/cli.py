@@ -1,0 +1,77 @@
+"""``agentgate serve | migrate | seed``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from pathlib import Path
+
+from gateway.config import Settings
+from gateway.migrate import upgrade
+from seeds.people import PEOPLE
+from services.common.db import is_sqlite
+
+
+def _ensure_sqlite_dir(url: str) -> None:
+    if is_sqlite(url) and ":///" in url:
+        path = url.split(":///", 1)[1]
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+
+
+def migrate(settings: Settings) -> None:
+    _ensure_sqlite_dir(settings.database_url)
+    upgrade(settings.database_url)
+
+
+def seed(settings: Settings) -> bool:
+    from seeds.loader import seed as load
+
+    return asyncio.run(load(settings.database_url))
+
+
+def serve(settings: Settings, host: str, port: int) -> None:
+    import uvicorn
+
+    from gateway.app import create_app
+
+    migrate(settings)
+    seeded = seed(settings)
+    url = f"http://{host}:{port}"
+    print(f"\n  agentgate is serving at {url}")
+    print(f"  database: {settings.database_url}" + (" (demo data loaded)" if seeded else ""))
+    print("  demo logins:")
+    for person in PEOPLE.values():
+        print(f"    {person.username:<6} / {person.password}")
+    print()
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="warning",
+                proxy_headers=False)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="agentgate", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve_cmd = commands.add_parser("serve", help="migrate, seed an empty database, and serve")
+    serve_cmd.add_argument("--host", default="127.0.0.1")
+    serve_cmd.add_argument("--port", type=int, default=8000)
+    commands.add_parser("migrate", help="upgrade the database to the newest schema")
+    commands.add_parser("seed", help="load the demo data into an empty database")
+    args = parser.parse_args(argv)
+
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    settings = Settings()
+    if args.command == "serve":
+        serve(settings, args.host, args.port)
+    elif args.command == "migrate":
+        migrate(settings)
+        print("database is at the newest schema")
+    elif args.command == "seed":
+        migrate(settings)
+        print("demo data loaded" if seed(settings) else "database already has people; unchanged")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

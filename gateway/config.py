@@ -1,0 +1,51 @@
+"""Gateway settings: AGENTGATE_* environment variables, validated at start-up."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from services.common.config import DEFAULT_DATABASE_URL
+
+
+class Settings(BaseSettings):
+    """Everything the gateway process can be told. Fails fast on unsafe production values."""
+
+    model_config = SettingsConfigDict(env_prefix="AGENTGATE_", extra="ignore")
+
+    env: Literal["development", "test", "production"] = "development"
+    database_url: str = DEFAULT_DATABASE_URL
+    # The URL people and agents use to reach the gateway; the issuer of its tokens.
+    public_url: str = "http://127.0.0.1:8000"
+
+    # Where each service lives. Unset: the service app runs in-process (ASGI).
+    chat_url: str | None = None
+    rides_url: str | None = None
+
+    txn_token_ttl: int = 60
+    max_body_bytes: int = 1_000_000
+    upstream_timeout: float = 10.0
+
+    session_ttl_seconds: int = 12 * 3600
+    # Secure cookies: browsers also accept them on http://localhost and 127.0.0.1.
+    cookie_secure: bool = True
+    login_max_failures: int = 5
+    login_window_seconds: int = 15 * 60
+
+    @property
+    def issuer(self) -> str:
+        return self.public_url.rstrip("/")
+
+    def service_urls(self) -> dict[str, str | None]:
+        return {"chat": self.chat_url, "rides": self.rides_url}
+
+    @model_validator(mode="after")
+    def _production_is_strict(self) -> Settings:
+        if self.env == "production":
+            if not self.cookie_secure:
+                raise ValueError("AGENTGATE_COOKIE_SECURE must stay true in production")
+            if not self.public_url.startswith("https://"):
+                raise ValueError("AGENTGATE_PUBLIC_URL must be https in production")
+        return self

@@ -1,0 +1,32 @@
+"""Who is calling the gateway: the principal every stage of the pipeline reasons about."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from typing import Literal
+
+from services.common.txn_token import Actor
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The person a call is for, and the agents (if any) acting for them.
+
+    A person signed in to the web client holds every scope the services declare;
+    an agent holds only what its grant gives it. ``actors`` is empty when the
+    person calls themself.
+    """
+
+    user_id: uuid.UUID
+    username: str
+    display_name: str
+    scopes: frozenset[str]
+    via: Literal["session", "token"]
+    actors: tuple[Actor, ...] = ()
+    constraints: dict[str, list[str]] = field(default_factory=dict)
+    csrf_token: str | None = None
+
+    @property
+    def is_person(self) -> bool:
+        return not self.actors

@@ -1,0 +1,132 @@
+"""The one enforcement path: every REST, web and MCP call to a service goes through here.
+
+    authenticate -> route -> authorize -> effects -> forward -> (payment) -> (record)
+
+Authentication happens before (it needs the request's cookie or token); this
+module takes the resulting :class:`Principal` and runs the rest, timing each
+stage for Server-Timing.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from gateway.policy.manifest import Operation
+from gateway.principal import Principal
+from gateway.proxy.services import Service, ServiceRegistry
+from gateway.proxy.txn_token import TxnTokenMinter
+from gateway.timing import REQUEST_ID_HEADER, stage
+from services.common.problems import PROBLEM_JSON, Problem
+from services.common.txn_token import TXN_TOKEN_HEADER, EffectsMode, TxnContext
+
+# Request headers a service may see. Cookies and Authorization never pass: the
+# caller's credential stops at the gateway; the Txn-Token replaces it.
+FORWARDED_REQUEST_HEADERS = ("content-type", "accept", "accept-language", "prefer",
+                             "idempotency-key", "if-match", "if-none-match")
+FORWARDED_RESPONSE_HEADERS = ("content-type", "etag", "retry-after", "cache-control",
+                              "preference-applied", "vary", "location", "last-modified")
+
+
+@dataclass(frozen=True)
+class Upstream:
+    """A service's answer, as the gateway returns it."""
+
+    status: int
+    headers: dict[str, str]
+    content: bytes
+    operation: Operation
+
+    def json(self) -> Any:
+        return json.loads(self.content) if self.content else None
+
+    @property
+    def is_problem(self) -> bool:
+        return self.headers.get("content-type", "").startswith(PROBLEM_JSON)
+
+
+def insufficient_scope(issuer: str, missing: list[str], required: frozenset[str]) -> Problem:
+    """403 per RFC 6750 section 3.1, plus a problem body naming what is missing."""
+    scope = " ".join(sorted(required))
+    return Problem(
+        403, "insufficient-scope",
+        f"This operation needs the scope {' '.join(missing)}.",
+        headers={"WWW-Authenticate":
+                 f'Bearer realm="{issuer}", error="insufficient_scope", scope="{scope}"'},
+        required_scopes=sorted(required), missing_scopes=missing,
+    )
+
+
+class Pipeline:
+    def __init__(self, services: ServiceRegistry, minter: TxnTokenMinter, *, issuer: str) -> None:
+        self.services = services
+        self.minter = minter
+        self.issuer = issuer
+
+    async def call(
+        self,
+        principal: Principal,
+        method: str,
+        service_name: str,
+        path: str,
+        *,
+        request_id: str,
+        query: str = "",
+        body: bytes = b"",
+        headers: Mapping[str, str] | None = None,
+    ) -> Upstream:
+        """Run one call for ``principal`` through every stage and return the service's answer."""
+        headers = headers or {}
+        with stage("route"):
+            service = self.services.get(service_name)
+            await service.ensure_loaded()
+            operation = self._route(service, method, path)
+        with stage("authz"):
+            missing = sorted(operation.scopes - principal.scopes)
+            if missing:
+                raise insufficient_scope(self.issuer, missing, operation.scopes)
+        with stage("effects"):
+            effects = self._effects(principal, operation)
+        with stage("forward"):
+            ctx = TxnContext(
+                txn=request_id, sub=str(principal.user_id), username=principal.username,
+                name=principal.display_name, scopes=principal.scopes, actors=principal.actors,
+                constraints=principal.constraints, effects=effects,
+            )
+            outgoing = {k: v for k in FORWARDED_REQUEST_HEADERS if (v := headers.get(k))}
+            outgoing[TXN_TOKEN_HEADER] = self.minter.mint(ctx, service.name)
+            outgoing[REQUEST_ID_HEADER] = request_id
+            response = await self._send(service, method, path, query, body, outgoing)
+        kept = {k: v for k in FORWARDED_RESPONSE_HEADERS if (v := response.headers.get(k))}
+        if "location" in kept and kept["location"].startswith("/"):
+            kept["location"] = f"/api/{service.name}{kept['location']}"
+        return Upstream(response.status_code, kept, response.content, operation)
+
+    def _route(self, service: Service, method: str, path: str) -> Operation:
+        operation, path_exists = service.manifest.match(method, path)
+        if operation is None:
+            if path_exists:
+                raise Problem(405, "method-not-allowed", f"{method} is not allowed here.")
+            raise Problem(404, "not-found", f"The {service.name} service has no {path}.")
+        return operation
+
+    def _effects(self, principal: Principal, operation: Operation) -> EffectsMode:
+        """A person acting themself gets every effect."""
+        return "live"
+
+    async def _send(self, service: Service, method: str, path: str, query: str, body: bytes,
+                    headers: dict[str, str]) -> httpx.Response:
+        url = path + (f"?{query}" if query else "")
+        try:
+            return await service.client.request(method, url, content=body or None,
+                                                headers=headers)
+        except httpx.TimeoutException as exc:
+            raise Problem(504, "gateway-timeout", f"The {service.name} service did not answer "
+                          "in time.", headers={"Retry-After": "2"}) from exc
+        except httpx.HTTPError as exc:
+            raise Problem(503, "service-unavailable", f"The {service.name} service is not "
+                          "reachable.", headers={"Retry-After": "5"}) from exc

@@ -1,0 +1,14 @@
+"""What every service app gets: problem+json errors and a Txn-Token verifier."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from services.common.problems import install_problem_handlers
+from services.common.txn_token import KeySource, TxnTokenVerifier
+
+
+def configure_service_app(app: FastAPI, *, name: str, issuer: str, keys: KeySource) -> None:
+    """Install the shared error handlers and the verifier for audience ``name``."""
+    install_problem_handlers(app)
+    app.state.txn_verifier = TxnTokenVerifier(issuer=issuer, audience=name, keys=keys)

@@ -1,0 +1,71 @@
+"""OpenAPI declarations every service uses: error responses, side effects, payments.
+
+``x-effects`` and ``x-payment`` are how a service *declares* what an operation does;
+the gateway, the docs and the MCP tools read them from the service's OpenAPI.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from services.common.problems import PROBLEM_JSON
+
+
+class ProblemDocument(BaseModel):
+    """RFC 9457 problem details; extension members vary by ``type``."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str
+    title: str
+    status: int
+    detail: str | None = None
+    instance: str | None = None
+
+
+_DESCRIPTIONS = {
+    400: "Malformed request",
+    401: "No valid Txn-Token",
+    402: "Payment required",
+    403: "Not allowed",
+    404: "Not found",
+    409: "Conflict",
+    410: "Gone",
+    422: "Validation error",
+}
+
+
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """Document problem+json error responses for ``responses=``."""
+    codes = sorted({401, 422, *statuses})
+    return {
+        code: {
+            "model": ProblemDocument,
+            "description": _DESCRIPTIONS.get(code, "Error"),
+            "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/ProblemDocument"}}},
+        }
+        for code in codes
+    }
+
+
+ReadEffect = Literal["read_position", "read_receipt", "presence", "mention_ack"]
+
+
+def effects(*, writes: list[str] | None = None, on_read: list[ReadEffect] | None = None,
+            effect_scope: str | None = None, payment: bool = False) -> dict[str, Any]:
+    """Build ``openapi_extra`` declaring an operation's side effects (and whether it may cost).
+
+    ``writes``: durable state the operation changes; ``on_read``: changes to the
+    person's state that merely *reading* causes when live; ``effect_scope``: the scope
+    an agent needs to cause those read effects; ``payment``: the operation may answer
+    402 and be paid by the gateway.
+    """
+    declared: dict[str, Any] = {"writes": writes or [], "on_read": list(on_read or [])}
+    if effect_scope:
+        declared["effect_scope"] = effect_scope
+    extra: dict[str, Any] = {"x-effects": declared}
+    if payment:
+        extra["x-payment"] = {"may_require_payment": True}
+    return extra

@@ -1,0 +1,63 @@
+"""Shared fixtures. Data-touching tests take ``database_url`` and so run on both backends."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from tests.support.databases import PostgresDatabase, SqliteTemplate, migrated_postgres
+
+
+@pytest.fixture(scope="session")
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> SqliteTemplate:
+    from gateway.migrate import upgrade
+
+    template = SqliteTemplate(tmp_path_factory.mktemp("sqlite-template"))
+    upgrade(template.url)
+    return template
+
+
+@pytest.fixture(scope="session")
+def postgres_db() -> Iterator[PostgresDatabase]:
+    yield from migrated_postgres()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A migrated, empty database: a SQLite copy or a truncated PostgreSQL database."""
+    if request.param == "sqlite":
+        template: SqliteTemplate = request.getfixturevalue("sqlite_template")
+        return template.copy_to(tmp_path)
+    db: PostgresDatabase = request.getfixturevalue("postgres_db")
+    db.truncate_all()
+    return db.url
+
+
+@pytest.fixture
+async def gateway_app(database_url: str) -> AsyncIterator[FastAPI]:
+    """The whole system in-process (gateway + services) on a seeded database."""
+    from gateway.app import create_app
+    from gateway.config import Settings
+    from seeds.loader import seed
+
+    await seed(database_url)
+    app = create_app(Settings(env="test", database_url=database_url))
+    async with app.router.lifespan_context(app):
+        yield app
+
+
+@pytest.fixture
+async def client(gateway_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    """A browser-like client (https, so Secure cookies flow) for the gateway."""
+    transport = httpx.ASGITransport(app=gateway_app)
+    async with httpx.AsyncClient(transport=transport, base_url="https://testserver") as http:
+        yield http
