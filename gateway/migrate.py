@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import threading
+from collections.abc import Callable
 from pathlib import Path
 
 from alembic import command
@@ -18,9 +21,35 @@ def alembic_config(database_url: str) -> Config:
     return config
 
 
+def _outside_any_loop(work: Callable[[], None]) -> None:
+    """Run ``work`` where ``asyncio.run`` may start a loop (migrations/env.py calls it).
+
+    A caller that already runs a loop in this thread (an async test, Playwright's
+    sync API) would make ``asyncio.run`` fail, so the work moves to a fresh thread.
+    """
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        work()
+        return
+    failure: list[BaseException] = []
+
+    def target() -> None:
+        try:
+            work()
+        except BaseException as exc:  # re-raised in the caller's thread below
+            failure.append(exc)
+
+    thread = threading.Thread(target=target, name="alembic")
+    thread.start()
+    thread.join()
+    if failure:
+        raise failure[0]
+
+
 def upgrade(database_url: str, revision: str = "head") -> None:
-    command.upgrade(alembic_config(database_url), revision)
+    _outside_any_loop(lambda: command.upgrade(alembic_config(database_url), revision))
 
 
 def downgrade(database_url: str, revision: str = "base") -> None:
-    command.downgrade(alembic_config(database_url), revision)
+    _outside_any_loop(lambda: command.downgrade(alembic_config(database_url), revision))
