@@ -1,7 +1,8 @@
 """Every gateway table, imported in one place so ``Base.metadata`` is complete."""
 
 from gateway.db import Base
-from gateway.identity.models import LoginFailure, User, WebSession
-from gateway.oauth.models import SigningKey
+from gateway.identity.models import Agent, Grant, LoginFailure, Revocation, User, WebSession
+from gateway.oauth.models import AuthorizationCode, DeviceCode, RefreshToken, SigningKey
 
-__all__ = ["Base", "LoginFailure", "SigningKey", "User", "WebSession"]
+__all__ = ["Agent", "AuthorizationCode", "Base", "DeviceCode", "Grant", "LoginFailure",
+           "RefreshToken", "Revocation", "SigningKey", "User", "WebSession"]
