@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -20,6 +21,17 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     rest of the session; an async test after it could not start its own loop.
     """
     items.sort(key=lambda item: item.get_closest_marker("browser") is not None)
+
+
+@pytest.fixture(autouse=True)
+def _collect_garbage_after_each_test() -> Iterator[None]:
+    """Collect after every test, so a leaked connection warns in the test that leaked it.
+
+    Without this, the ResourceWarning of an unclosed connection surfaces whenever the
+    garbage collector happens to run, in some later, innocent test.
+    """
+    yield
+    gc.collect()
 
 
 @pytest.fixture(scope="session")

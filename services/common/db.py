@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from sqlalchemy import BigInteger, DateTime, Integer, MetaData, TypeDecorator, event
@@ -99,10 +100,14 @@ def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
 
 
+@asynccontextmanager
 async def session_scope(factory: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
-    """Yield a request-scoped session: commit on success, roll back on error.
+    """A request-scoped session: commit on success, roll back on error.
 
-    Services and repositories flush; only this boundary commits.
+    Services and repositories flush; only this boundary commits. It is a context
+    manager, not a bare generator, so a dependency that wraps it with ``async with``
+    passes the route's exception in: re-yielding from ``async for`` would leave this
+    generator suspended, its connection held until garbage collection.
     """
     async with factory() as session:
         try:

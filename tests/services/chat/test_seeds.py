@@ -15,7 +15,7 @@ from tests.services.chat.support import ALICE, BOB, CAROL, Chat
 @pytest.fixture
 async def seeded(app: FastAPI, chat: Chat) -> Chat:
     for _ in range(2):  # loading twice is harmless
-        async for session in session_scope(app.state.sessionmaker):
+        async with session_scope(app.state.sessionmaker) as session:
             await load_chat(session)
     return chat
 
