@@ -15,7 +15,7 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from gateway.identity.sessions import SESSION_COOKIE
-from gateway.policy.manifest import HTTP_METHODS
+from gateway.policy.manifest import HTTP_METHODS, declared_constraints
 from services.common.auth import SECURITY_SCHEME
 from services.common.openapi import problem_responses
 
@@ -65,6 +65,12 @@ def merge_service(doc: dict[str, Any], service: str, service_doc: dict[str, Any]
                     responses[str(code)] = {"description": response["description"],
                                             "content": response["content"]}
         doc["paths"][f"/api/{service}{path}"] = new_item
+    for key, declared in declared_constraints(service_doc).items():
+        entry = copy.deepcopy(declared) | {"service": service}
+        choices = entry.get("choices")
+        if isinstance(choices, dict) and "operation_id" in choices:
+            choices["operation_id"] = f"{service}_{choices['operation_id']}"
+        doc.setdefault("x-constraints", {})[key] = entry
 
 
 async def aggregated_openapi(app: FastAPI) -> dict[str, Any]:

@@ -1,10 +1,11 @@
-"""Load the demo data into an empty, migrated database: people, chat history, rides."""
+"""Load the demo data into an empty, migrated database: people, chat history, rides, agents."""
 
 from __future__ import annotations
 
 from sqlalchemy import func, select
 
 from gateway.identity.models import User
+from seeds.agents import load_agents
 from seeds.chat import load_chat
 from seeds.rides import load_rides
 from seeds.users import load_users
@@ -21,6 +22,7 @@ async def seed(database_url: str) -> bool:
             await load_users(session)
             await load_chat(session)
             await load_rides(session, utcnow())
+            await load_agents(session, utcnow())
         return True
     finally:
         await engine.dispose()

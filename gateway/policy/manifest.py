@@ -2,7 +2,8 @@
 
 The gateway never hard-codes a service's routes. It reads each operation's path,
 method, required scopes (OpenAPI security requirements), declared side effects
-(``x-effects``) and whether it may cost money (``x-payment``), and enforces them.
+(``x-effects``) and whether it may cost money (``x-payment``), and enforces them;
+and the resource constraints the service itself enforces (``x-constraints``).
 """
 
 from __future__ import annotations
@@ -80,6 +81,17 @@ def declared_scopes(doc: dict[str, Any]) -> dict[str, str]:
     for flow in scheme.get("flows", {}).values():
         scopes.update(flow.get("scopes", {}))
     return scopes
+
+
+def declared_constraints(doc: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The resource constraints a service's OpenAPI declares (top-level ``x-constraints``).
+
+    A grant may carry these (e.g. ``chat:channels``); the service enforces them from
+    the Txn-Token. Each has a plain-language ``description`` and may name ``choices``:
+    the operation whose items are the values a person can pick.
+    """
+    declared = doc.get("x-constraints", {})
+    return {k: v for k, v in declared.items() if isinstance(v, dict)}
 
 
 class Manifest:

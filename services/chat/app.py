@@ -9,9 +9,11 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from services.chat.router import router
+from services.chat.visibility import CONSTRAINTS
 from services.common.app import configure_service_app
 from services.common.config import ServiceSettings
 from services.common.db import make_engine, make_sessionmaker
+from services.common.openapi import declare_constraints
 from services.common.txn_token import KeySource, RemoteJWKS
 
 
@@ -26,6 +28,7 @@ def create_app(*, database_url: str, issuer: str, keys: KeySource) -> FastAPI:
     app.state.engine = make_engine(database_url)
     app.state.sessionmaker = make_sessionmaker(app.state.engine)
     app.include_router(router)
+    declare_constraints(app, CONSTRAINTS)
     return app
 
 

@@ -1,4 +1,9 @@
-"""Channels and direct messages: who can see them, listing, creating, joining."""
+"""Channels and direct messages: who can see them, listing, creating, joining.
+
+Every read goes through a :class:`~services.chat.visibility.Viewer`: the person's
+own visibility (public channels and their own), narrowed by the call's channel
+constraint, if any.
+"""
 
 from __future__ import annotations
 
@@ -20,24 +25,30 @@ from services.chat.schemas import (
     ChannelSummary,
 )
 from services.chat.sql import insert_unless_exists
+from services.chat.visibility import OutsideChannelLimit, Viewer
 from services.common.problems import BadRequest, Conflict
 
 # A channel, the caller's read position, unread count, mention count, last message time.
 SummaryQuery = Select[Channel, int, Any, Any, dt.datetime]
 
 
-def visible_channel_ids(user_id: uuid.UUID) -> Select[uuid.UUID]:
-    """Select the ids of the channels ``user_id`` can see: public ones and their own."""
-    mine = select(Member.channel_id).where(Member.user_id == user_id)
-    return select(Channel.id).where(or_(Channel.kind == ChannelKind.PUBLIC, Channel.id.in_(mine)))
+def visible_channel_ids(viewer: Viewer) -> Select[uuid.UUID]:
+    """Select the ids of the channels the viewer can see: public ones and their own."""
+    mine = select(Member.channel_id).where(Member.user_id == viewer.user_id)
+    return select(Channel.id).where(or_(Channel.kind == ChannelKind.PUBLIC, Channel.id.in_(mine)),
+                                    viewer.within(Channel.id))
 
 
 async def get_visible(session: AsyncSession, channel_id: uuid.UUID,
-                      user_id: uuid.UUID) -> tuple[Channel, Member | None]:
+                      viewer: Viewer) -> tuple[Channel, Member | None]:
     """Return the channel and the caller's membership; 404 if they can't see it."""
+    if not viewer.may_reach(channel_id):
+        # Outside the call's constraint: the same answer as a channel that doesn't exist.
+        raise ChannelNotFound()
     row = (await session.execute(
         select(Channel, Member)
-        .outerjoin(Member, and_(Member.channel_id == Channel.id, Member.user_id == user_id))
+        .outerjoin(Member, and_(Member.channel_id == Channel.id,
+                                Member.user_id == viewer.user_id))
         .where(Channel.id == channel_id)
     )).first()
     if row is None:
@@ -49,9 +60,9 @@ async def get_visible(session: AsyncSession, channel_id: uuid.UUID,
 
 
 async def get_membership(session: AsyncSession, channel_id: uuid.UUID,
-                         user_id: uuid.UUID) -> tuple[Channel, Member]:
+                         viewer: Viewer) -> tuple[Channel, Member]:
     """Return a channel the caller is a member of (403 for a public channel they haven't joined)."""
-    channel, member = await get_visible(session, channel_id, user_id)
+    channel, member = await get_visible(session, channel_id, viewer)
     if member is None:
         raise NotAMember()
     return channel, member
@@ -111,10 +122,12 @@ async def _summaries(session: AsyncSession, stmt: SummaryQuery,
     ]
 
 
-async def list_visible(session: AsyncSession, user_id: uuid.UUID, *, cursor: str | None,
+async def list_visible(session: AsyncSession, viewer: Viewer, *, cursor: str | None,
                        limit: int) -> ChannelPage:
     """Return a page of the channels the caller can see, oldest first."""
-    stmt = _summaries_query(user_id).order_by(Channel.created_at, Channel.id).limit(limit + 1)
+    user_id = viewer.user_id
+    stmt = (_summaries_query(user_id).where(viewer.within(Channel.id))
+            .order_by(Channel.created_at, Channel.id).limit(limit + 1))
     if cursor:
         after_at, after_id = _channel_position(cursor)
         stmt = stmt.where(or_(Channel.created_at > after_at,
@@ -166,9 +179,10 @@ async def _add_members(session: AsyncSession, channel: Channel, users: Sequence[
     await session.flush()
 
 
-async def create(session: AsyncSession, me: ChatUser, body: ChannelCreate,
+async def create(session: AsyncSession, me: ChatUser, viewer: Viewer, body: ChannelCreate,
                  now: dt.datetime) -> Channel:
     """Create a public or private channel with the caller (and anyone named) as members."""
+    viewer.refuse_new_channels()
     invited = await people.by_usernames(session, body.usernames)
     channel_id = uuid.uuid4()
     # The unique name decides, even between two requests racing for the same name.
@@ -199,7 +213,7 @@ async def add_members(session: AsyncSession, channel: Channel, usernames: Sequen
     await _add_members(session, channel, await people.by_usernames(session, usernames), now)
 
 
-async def open_dm(session: AsyncSession, me: ChatUser, usernames: Sequence[str],
+async def open_dm(session: AsyncSession, me: ChatUser, viewer: Viewer, usernames: Sequence[str],
                   now: dt.datetime) -> tuple[Channel, bool]:
     """Find or create the DM among the caller and ``usernames``; return it and if it is new."""
     others = [u for u in await people.by_usernames(session, usernames) if u.id != me.id]
@@ -207,6 +221,13 @@ async def open_dm(session: AsyncSession, me: ChatUser, usernames: Sequence[str],
         raise InvalidReference("A direct message needs at least one other person.")
     members = [me, *others]
     key = ",".join(sorted(str(u.id) for u in members))
+    if viewer.is_limited:
+        # Only a conversation on the call's list can be opened; any other answers the same
+        # refusal whether it exists or not, so its existence does not leak.
+        existing = await session.scalar(select(Channel).where(Channel.dm_key == key))
+        if existing is not None and viewer.may_reach(existing.id):
+            return existing, False
+        raise OutsideChannelLimit()
     # If someone opens the same conversation at the same moment, the unique key keeps one
     # and both callers get it.
     inserted = await session.execute(insert_unless_exists(session, Channel).values(

@@ -14,6 +14,7 @@ from services.chat import channels, cursors, people, read_state
 from services.chat.errors import InvalidReference, MessageNotFound
 from services.chat.models import Channel, ChannelKind, ChatUser, Member, Mention, Message
 from services.chat.schemas import MessageCreate, MessageOut, MessagePage, Thread
+from services.chat.visibility import Viewer
 from services.common.txn_token import TxnContext
 
 # "@bob", "(@bob)", "@bob." -- but not "me@bob.example" or "@@bob".
@@ -121,12 +122,13 @@ async def _record_mentions(session: AsyncSession, me: ChatUser, channel: Channel
     await session.flush()
 
 
-async def mentions_of(session: AsyncSession, viewer_id: uuid.UUID, *, cursor: str | None,
+async def mentions_of(session: AsyncSession, viewer: Viewer, *, cursor: str | None,
                       limit: int) -> MessagePage:
     """Return a page of the messages that mention the viewer, newest first."""
+    viewer_id = viewer.user_id
     stmt = (select(Message).join(Mention, Mention.message_id == Message.id)
             .where(Mention.user_id == viewer_id,
-                   Mention.channel_id.in_(channels.visible_channel_ids(viewer_id)))
+                   Mention.channel_id.in_(channels.visible_channel_ids(viewer)))
             .order_by(Message.id.desc()).limit(limit + 1))
     if cursor:
         stmt = stmt.where(Message.id < cursors.decode_id(cursor))

@@ -4,6 +4,8 @@ Every operation declares its scopes (``ChatRead``/``ChatWrite``/``ChatMarkRead``
 errors and its side effects (``x-effects``). Reads change the person's state only
 when the call is live: a peek returns the same data and changes nothing. Writes are
 kept only when live; a dry-run goes through every check and is then rolled back.
+What a call can reach is ``Viewer.of(ctx)``: the person's channels, narrowed by the
+token's channel constraint (see visibility.py).
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from services.chat.schemas import (
     Thread,
     UserPage,
 )
+from services.chat.visibility import Viewer
 from services.common.deps import SessionDep
 from services.common.openapi import effects, problem_responses
 from services.common.txn_token import TxnContext
@@ -58,8 +61,8 @@ async def keep_only_if_live(session: SessionDep, ctx: TxnContext) -> None:
 async def list_channels(session: SessionDep, ctx: ChatRead, now: Now, limit: Limit = 100,
                         cursor: Cursor = None) -> ChannelPage:
     """List the channels and DMs you can see, with your unread and mention counts."""
-    me = await people.sync_caller(session, ctx, now)
-    return await channels.list_visible(session, me.id, cursor=cursor, limit=limit)
+    await people.sync_caller(session, ctx, now)
+    return await channels.list_visible(session, Viewer.of(ctx), cursor=cursor, limit=limit)
 
 
 @router.post("/channels", operation_id="create_channel", response_model=ChannelDetail,
@@ -69,7 +72,7 @@ async def create_channel(session: SessionDep, ctx: ChatWrite, now: Now,
                          body: ChannelCreate) -> ChannelDetail:
     """Create a public or private channel, with you as a member."""
     me = await people.sync_caller(session, ctx, now)
-    channel = await channels.create(session, me, body, now)
+    channel = await channels.create(session, me, Viewer.of(ctx), body, now)
     result = await channels.detail(session, channel, me.id)
     await keep_only_if_live(session, ctx)
     return result
@@ -81,7 +84,7 @@ async def get_channel(session: SessionDep, ctx: ChatRead, now: Now,
                       channel_id: ChannelId) -> ChannelDetail:
     """Get a channel with its members and your counts."""
     me = await people.sync_caller(session, ctx, now)
-    channel, _ = await channels.get_visible(session, channel_id, me.id)
+    channel, _ = await channels.get_visible(session, channel_id, Viewer.of(ctx))
     return await channels.detail(session, channel, me.id)
 
 
@@ -92,7 +95,7 @@ async def join_channel(session: SessionDep, ctx: ChatWrite, now: Now,
                        channel_id: ChannelId) -> ChannelDetail:
     """Join a public channel (joining one you are in changes nothing)."""
     me = await people.sync_caller(session, ctx, now)
-    channel, member = await channels.get_visible(session, channel_id, me.id)
+    channel, member = await channels.get_visible(session, channel_id, Viewer.of(ctx))
     await channels.join(session, channel, member, me, now)
     result = await channels.detail(session, channel, me.id)
     await keep_only_if_live(session, ctx)
@@ -106,7 +109,7 @@ async def add_channel_members(session: SessionDep, ctx: ChatWrite, now: Now,
                               channel_id: ChannelId, body: MembersAdd) -> ChannelDetail:
     """Add people to a channel you are in."""
     me = await people.sync_caller(session, ctx, now)
-    channel, _ = await channels.get_membership(session, channel_id, me.id)
+    channel, _ = await channels.get_membership(session, channel_id, Viewer.of(ctx))
     await channels.add_members(session, channel, body.usernames, now)
     result = await channels.detail(session, channel, me.id)
     await keep_only_if_live(session, ctx)
@@ -122,8 +125,8 @@ async def add_channel_members(session: SessionDep, ctx: ChatWrite, now: Now,
 async def list_messages(session: SessionDep, ctx: ChatRead, now: Now, channel_id: ChannelId,
                         limit: Limit = 50, cursor: Cursor = None) -> MessagePage:
     """List a channel's messages, newest first; reading the newest page live marks it read."""
-    me = await people.sync_caller(session, ctx, now)
-    channel, member = await channels.get_visible(session, channel_id, me.id)
+    await people.sync_caller(session, ctx, now)
+    channel, member = await channels.get_visible(session, channel_id, Viewer.of(ctx))
     return await messages.read_channel(session, ctx, channel, member, cursor=cursor, limit=limit)
 
 
@@ -135,7 +138,7 @@ async def post_message(session: SessionDep, ctx: ChatWrite, now: Now, channel_id
                        body: MessageCreate) -> MessageOut:
     """Post a message, or a reply when thread_id is given."""
     me = await people.sync_caller(session, ctx, now)
-    channel, member = await channels.get_membership(session, channel_id, me.id)
+    channel, member = await channels.get_membership(session, channel_id, Viewer.of(ctx))
     message = await messages.post(session, me, channel, member, body, now)
     [result] = await messages.render(session, me.id, [message])
     await keep_only_if_live(session, ctx)
@@ -150,7 +153,7 @@ async def get_thread(session: SessionDep, ctx: ChatRead, now: Now, channel_id: C
                      cursor: Cursor = None) -> Thread:
     """Get a thread: its first message and its replies, oldest first."""
     me = await people.sync_caller(session, ctx, now)
-    channel, _ = await channels.get_visible(session, channel_id, me.id)
+    channel, _ = await channels.get_visible(session, channel_id, Viewer.of(ctx))
     return await messages.get_thread(session, me.id, channel, message_id,
                                      cursor=cursor, limit=limit)
 
@@ -162,8 +165,8 @@ async def get_thread(session: SessionDep, ctx: ChatRead, now: Now, channel_id: C
 async def mark_channel_read(session: SessionDep, ctx: ChatMarkRead, now: Now,
                             channel_id: ChannelId, body: MarkRead) -> ReadState:
     """Mark a channel read up to a message (a read position only moves forward)."""
-    me = await people.sync_caller(session, ctx, now)
-    channel, member = await channels.get_membership(session, channel_id, me.id)
+    await people.sync_caller(session, ctx, now)
+    channel, member = await channels.get_membership(session, channel_id, Viewer.of(ctx))
     exists = await session.get(Message, body.message_id)
     if exists is None or exists.channel_id != channel.id:
         raise InvalidReference("message_id names no message in this channel.")
@@ -181,8 +184,8 @@ async def search_messages(
     limit: Limit = 20, cursor: Cursor = None,
 ) -> SearchPage:
     """Search the messages you can see; newest first, with highlighted snippets."""
-    me = await people.sync_caller(session, ctx, now)
-    return await search.search(session, me.id, q, cursor=cursor, limit=limit)
+    await people.sync_caller(session, ctx, now)
+    return await search.search(session, Viewer.of(ctx), q, cursor=cursor, limit=limit)
 
 
 @router.get("/mentions", operation_id="list_mentions", response_model=MessagePage,
@@ -190,8 +193,8 @@ async def search_messages(
 async def list_mentions(session: SessionDep, ctx: ChatRead, now: Now, limit: Limit = 50,
                         cursor: Cursor = None) -> MessagePage:
     """List the messages that mention you, newest first."""
-    me = await people.sync_caller(session, ctx, now)
-    return await messages.mentions_of(session, me.id, cursor=cursor, limit=limit)
+    await people.sync_caller(session, ctx, now)
+    return await messages.mentions_of(session, Viewer.of(ctx), cursor=cursor, limit=limit)
 
 
 @router.get("/users", operation_id="list_users", response_model=UserPage,
@@ -213,7 +216,7 @@ async def open_direct_message(session: SessionDep, ctx: ChatWrite, now: Now,
                               body: DirectMessageOpen, response: Response) -> ChannelDetail:
     """Open the direct message with these people, creating it if needed."""
     me = await people.sync_caller(session, ctx, now)
-    channel, created = await channels.open_dm(session, me, body.usernames, now)
+    channel, created = await channels.open_dm(session, me, Viewer.of(ctx), body.usernames, now)
     if not created:
         response.status_code = status.HTTP_200_OK
     result = await channels.detail(session, channel, me.id)

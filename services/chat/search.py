@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import html
 import re
-import uuid
 from typing import Any
 
 from sqlalchemy import BigInteger, Select, column, func, literal_column, select, table
@@ -20,6 +19,7 @@ from sqlalchemy.sql.elements import ColumnClause
 from services.chat import channels, cursors, messages
 from services.chat.models import Channel, Message
 from services.chat.schemas import ChannelRef, SearchHit, SearchPage
+from services.chat.visibility import Viewer
 from services.common.problems import Problem
 
 # The highlighter wraps matches in these; message text can't contain them (schemas.py),
@@ -66,11 +66,12 @@ def snippet_html(snippet: str) -> str:
     return html.escape(snippet).replace(START, "<mark>").replace(STOP, "</mark>")
 
 
-async def search(session: AsyncSession, viewer_id: uuid.UUID, query: str, *,
+async def search(session: AsyncSession, viewer: Viewer, query: str, *,
                  cursor: str | None, limit: int) -> SearchPage:
     """Return a page of the messages the viewer can see that match ``query``."""
+    viewer_id = viewer.user_id
     stmt = (search_query(session.get_bind().dialect.name, query)
-            .where(Message.channel_id.in_(channels.visible_channel_ids(viewer_id)))
+            .where(Message.channel_id.in_(channels.visible_channel_ids(viewer)))
             .order_by(Message.id.desc()).limit(limit + 1))
     if cursor:
         stmt = stmt.where(Message.id < cursors.decode_id(cursor))

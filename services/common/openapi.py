@@ -1,13 +1,15 @@
-"""OpenAPI declarations every service uses: error responses, side effects, payments.
+"""OpenAPI declarations every service uses: error responses, side effects, payments, constraints.
 
-``x-effects`` and ``x-payment`` are how a service *declares* what an operation does;
-the gateway, the docs and the MCP tools read them from the service's OpenAPI.
+``x-effects`` and ``x-payment`` are how a service *declares* what an operation does,
+and top-level ``x-constraints`` the resource limits it enforces; the gateway, the
+docs and the MCP tools read them from the service's OpenAPI.
 """
 
 from __future__ import annotations
 
 from typing import Any, Literal
 
+from fastapi import FastAPI
 from pydantic import BaseModel, ConfigDict
 
 from services.common.problems import PROBLEM_JSON
@@ -69,3 +71,21 @@ def effects(*, writes: list[str] | None = None, on_read: list[ReadEffect] | None
     if payment:
         extra["x-payment"] = {"may_require_payment": True}
     return extra
+
+
+def declare_constraints(app: FastAPI, constraints: dict[str, dict[str, Any]]) -> None:
+    """Publish the resource constraints a service enforces, as top-level ``x-constraints``.
+
+    Each key is a constraint a grant may carry (e.g. ``chat:channels``), with a
+    plain-language ``description``, the scopes it ``applies_to``, and ``choices``: the
+    operation listing the values a person can pick (``value``/``label`` fields of its
+    items). The gateway's consent and agents pages read it to offer the choice.
+    """
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            generate()["x-constraints"] = constraints
+        return app.openapi_schema  # type: ignore[return-value]
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -31,6 +31,8 @@ PROBLEM_TYPES: dict[str, str] = {
     "forbidden": "You may not do this",
     "insufficient-scope": "The token lacks a required scope",
     "csrf-failed": "The CSRF token is missing or wrong",
+    "people-only": "Only the person, signed in, may do this",
+    "widening-refused": "A grant can only be narrowed",
     "not-found": "Not found",
     "method-not-allowed": "Method not allowed",
     "conflict": "The request conflicts with the current state",

@@ -56,6 +56,19 @@ async def test_openapi_lists_every_service_operation_under_its_prefix(
     assert {"chat:read", "chat:write", "rides:read", "rides:book"} <= set(scopes)
 
 
+async def test_openapi_publishes_the_constraints_services_enforce(
+        client: httpx.AsyncClient) -> None:
+    doc = (await client.get("/openapi.json")).json()
+
+    channels = doc["x-constraints"]["chat:channels"]
+
+    assert channels["service"] == "chat"
+    assert channels["description"] == "Only these channels"
+    operation_ids = {op["operationId"] for item in doc["paths"].values()
+                     for op in item.values() if isinstance(op, dict) and "operationId" in op}
+    assert channels["choices"]["operation_id"] in operation_ids
+
+
 async def test_schema_references_all_resolve(client: httpx.AsyncClient) -> None:
     doc = (await client.get("/openapi.json")).json()
     schemas = doc["components"]["schemas"]

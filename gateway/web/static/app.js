@@ -25,3 +25,12 @@ for (const box of document.querySelectorAll("textarea[data-submit-on-enter]")) {
     }
   });
 }
+
+// On the narrow form, unticking one channel means "only these": untick "every one" too.
+for (const fieldset of document.querySelectorAll("fieldset[data-constraint]")) {
+  const every = fieldset.querySelector("input[data-every]");
+  if (!every) continue;
+  for (const box of fieldset.querySelectorAll("input[type=checkbox]:not([data-every])")) {
+    box.addEventListener("change", () => { if (!box.checked) every.checked = false; });
+  }
+}

@@ -1,0 +1,221 @@
+"""A person's grants: listing them as agent trees, narrowing them, revoking them.
+
+The service layer behind the Connected agents page. It flushes and never commits:
+the request that calls it commits at its boundary. Every function takes the
+person's id and treats another person's grant exactly like a missing one (404).
+
+Tokens are stopped, not looked up: each access token carries its grant's id and
+version, and every gateway replica holds gw_revocations in memory. So narrowing
+appends ``Revocation(kind="grant", min_version=<new version>)`` (tokens minted
+before stop, the agent refreshes into the narrower grant) and revoking appends one
+``min_version=0`` row per grant of the subtree (everything derived stops).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from sqlalchemy import ColumnElement, and_, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+
+from gateway.identity.models import Agent, Grant, Revocation, User
+from gateway.oauth.models import RefreshToken
+from gateway.policy.allowance import Allowance, Widening
+from services.common.db import utcnow
+from services.common.problems import NotFound, Problem
+
+
+class GrantNotFound(NotFound):
+    def __init__(self) -> None:
+        super().__init__("You have no such grant.")
+
+
+class WideningRefused(Problem):
+    """The proposed grant allows something the current one doesn't: only narrowing is allowed."""
+
+    def __init__(self, widening: Widening) -> None:
+        what = [*widening.scopes, *(f"more of {key}" for key in widening.constraints)]
+        super().__init__(
+            403, "widening-refused",
+            f"A grant can only be narrowed; this would add {', '.join(what)}. "
+            "To give an agent more, connect it again and consent to the new request.",
+            widened_scopes=widening.scopes, widened_constraints=widening.constraints)
+
+
+class NothingLeft(Problem):
+    def __init__(self) -> None:
+        super().__init__(422, "validation-error",
+                         "Keep at least one permission, or revoke the grant instead.")
+
+
+@dataclass
+class GrantNode:
+    """A grant, the agent it is for (None: the person's own API token), its sub-agents' grants."""
+
+    grant: Grant
+    agent: Agent | None
+    # The person who registered the agent, if a person did.
+    owner: User | None = None
+    children: list[GrantNode] = field(default_factory=list)
+
+    @property
+    def allowance(self) -> Allowance:
+        return allowance_of(self.grant)
+
+    def walk(self) -> Iterator[GrantNode]:
+        """This node and every node below it, parents first."""
+        yield self
+        for child in self.children:
+            yield from child.walk()
+
+
+def allowance_of(grant: Grant) -> Allowance:
+    return Allowance.of(grant.scope, grant.constraints)
+
+
+def _active(now: dt.datetime) -> ColumnElement[bool]:
+    return and_(Grant.revoked_at.is_(None),
+                or_(Grant.expires_at.is_(None), Grant.expires_at > now))
+
+
+async def list_grants(db: AsyncSession, user_id: uuid.UUID, *,
+                      now: dt.datetime | None = None) -> list[GrantNode]:
+    """Return the person's active grants as trees: each top-level grant with its sub-agents.
+
+    One query for the whole forest. A sub-agent grant whose parent is not active
+    (which revocation and expiry should never leave behind) is listed at the top,
+    so the person still sees, and can revoke, everything that can act for them.
+    """
+    owner = aliased(User)
+    rows = (await db.execute(
+        select(Grant, Agent, owner)
+        .outerjoin(Agent, Agent.id == Grant.agent_id)
+        .outerjoin(owner, owner.id == Agent.owner_id)
+        .where(Grant.user_id == user_id, _active(now or utcnow()))
+        .order_by(Grant.created_at, Grant.id)
+    )).all()
+    nodes = {grant.id: GrantNode(grant, agent, person) for grant, agent, person in rows}
+    roots = []
+    for node in nodes.values():
+        parent = nodes.get(node.grant.parent_id) if node.grant.parent_id else None
+        if parent is None:
+            roots.append(node)
+        else:
+            parent.children.append(node)
+    return roots
+
+
+async def get_grant(db: AsyncSession, user_id: uuid.UUID, grant_id: uuid.UUID, *,
+                    now: dt.datetime | None = None) -> GrantNode:
+    """Return one of the person's active grants, with its agent (404 otherwise)."""
+    for root in await list_grants(db, user_id, now=now):
+        for node in root.walk():
+            if node.grant.id == grant_id:
+                return node
+    raise GrantNotFound()
+
+
+async def narrow_grant(db: AsyncSession, user_id: uuid.UUID, grant_id: uuid.UUID, *,
+                       scopes: Iterable[str], constraints: Mapping[str, Iterable[str]],
+                       now: dt.datetime | None = None) -> Grant:
+    """Narrow a grant to ``scopes`` and ``constraints``; its sub-agents narrow with it.
+
+    A proposal that widens anything is refused (403) and changes nothing. One that
+    changes nothing writes nothing, so the agent's tokens keep working.
+    """
+    now = now or utcnow()
+    grant = (await get_grant(db, user_id, grant_id, now=now)).grant
+    current, wanted = allowance_of(grant), Allowance.of(scopes, constraints)
+    widening = wanted.widening_over(current)
+    if widening:
+        raise WideningRefused(widening)
+    if not wanted.scopes:
+        raise NothingLeft()
+    if wanted == current:
+        return grant
+    await _apply(db, grant, wanted, now)
+    await _narrow_children(db, user_id, grant, wanted, now)
+    await db.flush()
+    return grant
+
+
+async def revoke_grant(db: AsyncSession, user_id: uuid.UUID, grant_id: uuid.UUID, *,
+                       now: dt.datetime | None = None) -> list[Grant]:
+    """Revoke a grant and every sub-agent grant below it; return what was revoked.
+
+    Revoking a grant already revoked changes nothing (a repeated click is harmless).
+    """
+    grant = await db.scalar(select(Grant).where(Grant.id == grant_id, Grant.user_id == user_id))
+    if grant is None:
+        raise GrantNotFound()
+    if grant.revoked_at is not None:
+        return []
+    revoked = await _revoke_tree(db, user_id, grant, now or utcnow())
+    await db.flush()
+    return revoked
+
+
+async def _apply(db: AsyncSession, grant: Grant, allowance: Allowance, now: dt.datetime) -> None:
+    """Store a narrower allowance and stop the tokens minted under the wider one."""
+    grant.scope = allowance.scope_string(order=grant.scope)
+    grant.constraints = allowance.constraint_lists()
+    grant.version += 1
+    grant.updated_at = now
+    db.add(Revocation(kind="grant", value=str(grant.id), min_version=grant.version,
+                      revoked_at=now))
+    # A refresh token must not mint the old scope again.
+    for token in (await db.scalars(select(RefreshToken).where(
+            RefreshToken.grant_id == grant.id, RefreshToken.revoked_at.is_(None)))).all():
+        token.scope = Allowance.of(token.scope).clamp(allowance).scope_string(order=token.scope)
+
+
+async def _narrow_children(db: AsyncSession, user_id: uuid.UUID, root: Grant,
+                           allowance: Allowance, now: dt.datetime) -> None:
+    """Bring every grant below ``root`` back within its (narrowed) parent, top down.
+
+    A sub-agent left with no scope at all can do nothing: it is revoked instead.
+    """
+    frontier: list[tuple[Grant, Allowance]] = [(root, allowance)]
+    while frontier:
+        parent, parent_allows = frontier.pop()
+        for child in await _children(db, user_id, [parent.id]):
+            current = allowance_of(child)
+            clamped = current.clamp(parent_allows)
+            if not clamped.scopes:
+                await _revoke_tree(db, user_id, child, now)
+                continue
+            if clamped != current:
+                await _apply(db, child, clamped, now)
+            frontier.append((child, clamped))
+
+
+async def _children(db: AsyncSession, user_id: uuid.UUID,
+                    parent_ids: Sequence[uuid.UUID]) -> list[Grant]:
+    return list((await db.scalars(select(Grant).where(
+        Grant.parent_id.in_(parent_ids), Grant.user_id == user_id,
+        Grant.revoked_at.is_(None)).order_by(Grant.created_at, Grant.id))).all())
+
+
+async def _revoke_tree(db: AsyncSession, user_id: uuid.UUID, root: Grant,
+                       now: dt.datetime) -> list[Grant]:
+    """Revoke ``root`` and its live descendants: grants, revocation rows, refresh tokens."""
+    tree, frontier, seen = [root], [root.id], {root.id}
+    while frontier:
+        found = [g for g in await _children(db, user_id, frontier) if g.id not in seen]
+        seen.update(g.id for g in found)
+        tree.extend(found)
+        frontier = [g.id for g in found]
+    for grant in tree:
+        grant.revoked_at = now
+        grant.updated_at = now
+        db.add(Revocation(kind="grant", value=str(grant.id), min_version=0, revoked_at=now))
+    await db.execute(
+        update(RefreshToken)
+        .where(RefreshToken.grant_id.in_([g.id for g in tree]), RefreshToken.revoked_at.is_(None))
+        .values(revoked_at=now)
+        .execution_options(synchronize_session=False))
+    return tree
