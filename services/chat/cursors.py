@@ -29,7 +29,8 @@ def decode(cursor: str) -> str:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
     except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
         raise BadRequest("The cursor is not one this service issued.") from exc
-    if not raw.startswith(_PREFIX):
+    # A forged position with NUL would reach PostgreSQL, which can't hold it in text.
+    if not raw.startswith(_PREFIX) or "\x00" in raw:
         raise BadRequest("The cursor is not one this service issued.")
     return raw[len(_PREFIX):]
 

@@ -35,6 +35,8 @@ def decode_cursor(cursor: str, key: type[K]) -> K:
     """Return the sort key inside ``cursor``, or refuse it as a bad request."""
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        if b"\\u0000" in raw:  # a forged key with NUL: PostgreSQL can't compare it to text
+            raise ValueError("NUL in a cursor")
         return key.model_validate_json(raw)
     except (binascii.Error, ValueError, ValidationError) as exc:
         raise InvalidCursor from exc

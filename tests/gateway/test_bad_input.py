@@ -7,6 +7,7 @@ is compared before and after.
 
 from __future__ import annotations
 
+import base64
 import json
 import uuid
 from typing import Any
@@ -39,6 +40,10 @@ async def channel_id(client: httpx.AsyncClient, name: str) -> str:
     return str(next(c["id"] for c in channels if c["name"] == name))
 
 
+# Cursors are opaque but forgeable: these carry a NUL inside their base64.
+NUL_PLACE_CURSOR = base64.urlsafe_b64encode(
+    b'{"name": "a\\u0000", "id": "00000000-0000-0000-0000-000000000001"}').decode()
+NUL_USER_CURSOR = base64.urlsafe_b64encode(b"v1:bob\x00").decode()
 UNKNOWN = str(uuid.UUID(int=7))
 OTHER = str(uuid.UUID(int=8))
 CASES: list[tuple[str, str, str, bytes | None, int]] = [
@@ -64,6 +69,15 @@ CASES: list[tuple[str, str, str, bytes | None, int]] = [
      json.dumps({"quote_id": UNKNOWN}).encode(), 404),
     ("malformed trip id", "GET", "/api/rides/trips/not-a-uuid", None, 422),
     ("cancelling an unknown trip", "POST", f"/api/rides/trips/{UNKNOWN}/cancel", b"{}", 404),
+    ("a NUL character in text", "POST", "/api/chat/channels/{design}/messages",
+     b'{"text": "hi\\u0000"}', 422),
+    ("a NUL character in a username", "POST", "/api/chat/dms", b'{"usernames": ["a\\u0000"]}',
+     422),
+    ("a NUL character in a query", "GET", "/api/rides/places?q=%00", None, 422),
+    ("a forged places cursor with NUL", "GET", f"/api/rides/places?cursor={NUL_PLACE_CURSOR}",
+     None, 400),
+    ("a forged people cursor with NUL", "GET", f"/api/chat/users?cursor={NUL_USER_CURSOR}",
+     None, 400),
     ("oversized body", "POST", "/api/chat/channels/{design}/messages",
      b'{"text": "' + b"x" * 1_100_000 + b'"}', 413),
 ]
