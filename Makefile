@@ -23,7 +23,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 PYTEST_ARGS ?=
 # Our own Python files outside the packages pyproject's [tool.mypy] lists.
-MYPY_EXTRA := benchmarks tests/support/processes.py
+MYPY_EXTRA := benchmarks examples tests/support/processes.py
 
 .PHONY: help install run test lint bench clean
 
