@@ -288,7 +288,10 @@ async def resolve_metadata_document(db: AsyncSession, client_id: str, fetcher: S
     now = utcnow()
     if agent is not None and agent.registration != "metadata_document":
         raise InvalidClient("This client_id belongs to a registered client.")
-    if agent is not None and agent.metadata_expires_at and agent.metadata_expires_at > now:
+    # A row without an expiry was not fetched by us (seeded, or pinned by an
+    # operator), so it is used as it is; a fetched one is used until it expires.
+    if agent is not None and (agent.metadata_expires_at is None
+                              or agent.metadata_expires_at > now):
         return agent
     try:
         fetched = await fetcher.fetch_json(client_id)
