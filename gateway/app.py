@@ -13,6 +13,7 @@ from gateway.config import Settings
 from gateway.identity import router as identity
 from gateway.identity.throttle import LoginThrottle
 from gateway.limits import BodyLimitMiddleware
+from gateway.oauth import registration as oauth_registration
 from gateway.oauth.keys import KeyStore
 from gateway.proxy import router as proxy
 from gateway.proxy.pipeline import Pipeline
@@ -69,6 +70,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_html_errors(app)
     app.include_router(discovery.router)
     app.include_router(identity.router)
+    app.include_router(oauth_registration.router)
     app.include_router(proxy.router)
     app.include_router(web.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
