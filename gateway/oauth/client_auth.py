@@ -56,7 +56,6 @@ MAX_ASSERTION_LIFETIME = dt.timedelta(minutes=5)
 LEEWAY = dt.timedelta(seconds=30)
 MAX_ASSERTION_LENGTH = 8192
 JWKS_CACHE_SECONDS = 300.0
-SECRET_HASH_PREFIX = "sha256$"
 
 AgentLookup = Callable[[AsyncSession, str], Awaitable[Agent | None]]
 
@@ -68,12 +67,13 @@ def new_client_secret() -> tuple[str, str]:
 
 
 def hash_client_secret(secret: str) -> str:
-    return SECRET_HASH_PREFIX + hashlib.sha256(secret.encode()).hexdigest()
+    """The stored form of a client secret: its SHA-256, hex."""
+    return hashlib.sha256(secret.encode()).hexdigest()
 
 
 def verify_client_secret(stored: str | None, presented: str) -> bool:
     """Constant-time comparison of a presented secret with the stored hash."""
-    expected = stored or SECRET_HASH_PREFIX + "0" * 64
+    expected = stored or "0" * 64
     return hmac.compare_digest(hash_client_secret(presented), expected) and stored is not None
 
 

@@ -5,7 +5,9 @@ RFC 7591 section 3.2.2 (registration: ``invalid_redirect_uri``,
 ``invalid_client``). Each carries the OAuth ``error`` code and a description an
 agent's developer can act on; :meth:`ClientError.response` renders the RFC 6749
 JSON error with RFC 9457 problem members beside it, so both kinds of caller can
-read it.
+read it. The shape (``error``, ``description``, ``status``, ``title``,
+``headers``, ``body()``, ``response()``) is that of the authorization server's
+own OAuth error, so these classes can become its subclasses without change.
 """
 
 from __future__ import annotations
@@ -22,44 +24,49 @@ class ClientError(Exception):
     """An OAuth error about a client: its ``error`` code, description and HTTP status."""
 
     error = "invalid_request"
-    status_code = 400
+    status = 400
+    title = "The OAuth request was refused"
 
     def __init__(self, description: str) -> None:
         super().__init__(description)
         self.description = description
+        self.headers: dict[str, str] = {}
 
     def body(self) -> dict[str, object]:
         return {
             "error": self.error,
             "error_description": self.description,
             "type": problem_type(OAUTH_ERROR_SLUG),
-            "title": "The OAuth request was refused",
-            "status": self.status_code,
+            "title": self.title,
+            "status": self.status,
             "detail": self.description,
         }
 
     def response(self) -> JSONResponse:
-        headers = {"Cache-Control": "no-store"}
-        if self.status_code == 401:
+        headers = {"Cache-Control": "no-store", "Pragma": "no-cache", **self.headers}
+        if self.status == 401:
             # RFC 6749 section 5.2: a failed HTTP Basic attempt answers with a challenge.
             headers["WWW-Authenticate"] = 'Basic realm="oauth"'
-        return JSONResponse(self.body(), status_code=self.status_code, headers=headers)
+        return JSONResponse(self.body(), status_code=self.status, headers=headers)
 
 
 class InvalidClient(ClientError):
     """Client authentication failed, or the client is unknown (RFC 6749 section 5.2)."""
 
     error = "invalid_client"
-    status_code = 401
+    status = 401
+    title = "The client could not be authenticated"
 
 
 class InvalidClientMetadata(ClientError):
     """A metadata field is missing, malformed or not allowed (RFC 7591 section 3.2.2)."""
 
     error = "invalid_client_metadata"
+    title = "The client metadata is invalid"
 
 
 class InvalidRedirectUri(InvalidClientMetadata):
     """A redirect URI is not acceptable (RFC 7591 section 3.2.2)."""
 
     error = "invalid_redirect_uri"
+    title = "The redirect URI is not acceptable"

@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.config import Settings
 from gateway.identity.models import Agent
-from gateway.oauth.client_auth import ClientAuthenticator
+from gateway.oauth.client_auth import ClientAuthenticator, hash_client_secret
 from gateway.oauth.client_metadata import (
     MAX_URI,
     is_metadata_document_url,
@@ -33,6 +33,8 @@ from gateway.oauth.client_metadata import (
 )
 from gateway.oauth.redirect_uris import redirect_uri_matches
 from gateway.oauth.safe_fetch import SafeFetcher
+
+__all__ = ["ClientRegistry", "hash_client_secret"]
 
 
 class ClientRegistry:
