@@ -125,10 +125,10 @@ def _scope(doc: dict[str, Any], known: Collection[str] | None) -> str:
     if len(tokens) > MAX_SCOPES or not all(_SCOPE_TOKEN.match(t) for t in tokens):
         raise InvalidClientMetadata("scope must be space-separated scope tokens "
                                     "(RFC 6749 section 3.3).")
-    unknown = [t for t in tokens if known is not None and t not in known]
-    if unknown:
-        raise InvalidClientMetadata(f"Unknown scope: {' '.join(unknown)}.")
-    return " ".join(tokens)
+    # Scopes this server doesn't have are left out rather than refused (RFC 7591
+    # section 3.2.1 lets the server replace values): a metadata document is written
+    # for many servers, and the registration response says what was kept.
+    return " ".join(t for t in tokens if known is None or t in known)
 
 
 def validate_jwks(value: object) -> dict[str, Any]:

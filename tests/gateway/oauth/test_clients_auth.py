@@ -381,3 +381,21 @@ async def test_redirect_uri_allowed(db: AsyncSession, registry: ClientRegistry) 
     assert registry.redirect_uri_allowed(client, "https://a.example/cb")
     assert not registry.redirect_uri_allowed(client, "https://a.example/cb2")
     assert not registry.redirect_uri_allowed(client, "http://localhost:5555/cb")
+
+
+async def test_a_metadata_document_client_authenticates_with_its_published_keys(
+        db: AsyncSession, registry: ClientRegistry, mock: respx.MockRouter) -> None:
+    client_id = "https://agent.example/oauth/client.json"
+    key = ed_key()
+    mock.get("https://93.184.216.34/oauth/client.json").respond(200, json={
+        "client_id": client_id, "client_name": "Keyed agent",
+        "grant_types": ["client_credentials"], "token_endpoint_auth_method": "private_key_jwt",
+        "jwks_uri": JWKS_URI})
+    mock.get(JWKS_PINNED).respond(200, json=keyset(key))
+
+    found = await registry.authenticate(db, None, jwt_form(assertion(key, client_id)), {},
+                                        "token")
+
+    assert found.client_id == client_id
+    assert found.registration == "metadata_document"
+    assert found.kind == "service"

@@ -200,7 +200,6 @@ def test_cache_lifetime_is_bounded(max_age: int | None, expected: dt.timedelta) 
     {"redirect_uris": ["https://a.example/cb"], "response_types": ["token"]},
     {"redirect_uris": ["https://a.example/cb"], "scope": ["chat:read"]},
     {"redirect_uris": ["https://a.example/cb"], "scope": "bad\"scope"},
-    {"redirect_uris": ["https://a.example/cb"], "scope": "unknown:scope"},
     {"redirect_uris": []},
     {"grant_types": ["client_credentials"], "token_endpoint_auth_method": "none"},
     {"redirect_uris": ["https://a.example/cb"], "application_type": "desktop"},
@@ -212,6 +211,14 @@ def test_cache_lifetime_is_bounded(max_age: int | None, expected: dt.timedelta) 
 def test_metadata_validation(doc: dict[str, Any]) -> None:
     with pytest.raises(InvalidClientMetadata):
         validate_metadata(doc, default_auth_method="none", known_scopes={"chat:read"})
+
+
+def test_unknown_scopes_are_left_out() -> None:
+    metadata = validate_metadata(
+        {"redirect_uris": ["https://a.example/cb"], "scope": "openid chat:read offline_access"},
+        default_auth_method="none", known_scopes={"chat:read", "chat:write"})
+    assert metadata.scope == "chat:read"
+    assert metadata.document["scope"] == "chat:read"
 
 
 def test_service_clients_need_no_redirect_uris() -> None:

@@ -131,7 +131,7 @@ BAD_METADATA: list[dict[str, Any]] = [
     {"token_endpoint_auth_method": "private_key_jwt"},
     {"client_name": ["a"]},
     {"client_name": "x" * 500},
-    {"scope": "chat:read no:such-scope"},
+    {"scope": "chat:read bad\\scope"},
     {"scope": 12},
     {"logo_uri": "http://a.example/logo.png"},
     {"jwks": {"keys": [{"kty": "oct", "k": "c2VjcmV0"}]}},
@@ -212,3 +212,9 @@ async def test_nonsense_never_gives_a_500(client: httpx.AsyncClient, metadata: A
     response = await register(client, metadata)
     # 422: the gateway refuses NUL characters in any body before routing.
     assert response.status_code in (201, 400, 422), response.text
+
+
+async def test_the_response_says_which_scopes_were_kept(client: httpx.AsyncClient) -> None:
+    response = await register(client, {**PUBLIC, "scope": "openid chat:read offline_access"})
+    assert response.status_code == 201, response.text
+    assert response.json()["scope"] == "chat:read"
