@@ -14,6 +14,7 @@ from gateway.identity import router as identity
 from gateway.identity.throttle import LoginThrottle
 from gateway.limits import BodyLimitMiddleware
 from gateway.oauth import consent
+from gateway.oauth import registration as oauth_registration
 from gateway.oauth import router as oauth
 from gateway.oauth.clients import ClientRegistry
 from gateway.oauth.errors import install_oauth_errors
@@ -73,7 +74,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.revocations = revocations
     app.state.access_tokens = AccessTokens(access_keys, revocations, issuer=settings.issuer,
                                            ttl=settings.access_token_ttl, sessions=sessionmaker)
-    app.state.clients = ClientRegistry()
+    app.state.clients = ClientRegistry(settings, scopes=lambda: scope_descriptions(services))
     app.state.oauth = GatewayAuthorizationServer(
         issuer=settings.issuer, clients=app.state.clients, tokens=app.state.access_tokens,
         revocations=revocations, scopes=lambda: scope_descriptions(services),
@@ -91,6 +92,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(discovery.router)
     app.include_router(identity.router)
     app.include_router(oauth.router)
+    app.include_router(oauth_registration.router)
     app.include_router(consent.router)
     app.include_router(proxy.router)
     app.include_router(web.router)

@@ -2,7 +2,8 @@
 
 from gateway.db import Base
 from gateway.identity.models import Agent, Grant, LoginFailure, Revocation, User, WebSession
+from gateway.oauth.client_models import UsedClientAssertion
 from gateway.oauth.models import AuthorizationCode, DeviceCode, RefreshToken, SigningKey
 
 __all__ = ["Agent", "AuthorizationCode", "Base", "DeviceCode", "Grant", "LoginFailure",
-           "RefreshToken", "Revocation", "SigningKey", "User", "WebSession"]
+           "RefreshToken", "Revocation", "SigningKey", "UsedClientAssertion", "User", "WebSession"]
