@@ -17,9 +17,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
+import html
 import json
 import os
 import platform
+import re
 import shutil
 import subprocess
 import sys
@@ -29,6 +31,7 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
@@ -201,6 +204,43 @@ async def mint_txn_token(system: System, user: dict[str, Any], scopes: frozenset
     return TxnTokenMinter(keys, issuer=system.issuer, ttl=ttl).mint(ctx, "chat")
 
 
+def agent_token(system: System, cookie: str) -> str:
+    """Connect an agent the way a real one does, and return its access token.
+
+    It registers (RFC 7591), the person approves it on the consent page (PKCE,
+    RFC 8707 resource), and it redeems the code: the token the gateway then checks
+    on every call of the agent-token row.
+    """
+    from tests.support.oauth import pkce_pair
+    from tests.support.web import form_csrf
+
+    redirect_uri = "http://127.0.0.1:9/callback"
+    with httpx.Client(base_url=system.gateway, timeout=10.0) as http:
+        client_id = http.post("/oauth/register", json={
+            "client_name": "Bench Agent", "redirect_uris": [redirect_uri],
+            "token_endpoint_auth_method": "none", "scope": "chat:read"}).json()["client_id"]
+        verifier, challenge = pkce_pair()
+        query = {"response_type": "code", "client_id": client_id, "redirect_uri": redirect_uri,
+                 "scope": "chat:read", "state": "bench", "code_challenge": challenge,
+                 "code_challenge_method": "S256", "resource": f"{system.issuer}/api"}
+        http.cookies.set(SESSION_COOKIE, cookie)
+        page = http.get("/oauth/authorize", params=query)
+        field = re.search(r'name="request" value="([^"]*)"', page.text)
+        if page.status_code != 200 or field is None:
+            raise SystemExit(f"consent page answered {page.status_code}: {page.text[:500]}")
+        decision = http.post("/oauth/authorize", data={
+            "csrf_token": form_csrf(page.text), "request": html.unescape(field.group(1)),
+            "decision": "approve"})
+        location = urlsplit(decision.headers.get("location", ""))
+        code = parse_qs(location.query).get("code", [""])[0]
+        http.cookies.clear()
+        token = check(http.post("/oauth/token", data={
+            "grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri,
+            "client_id": client_id, "code_verifier": verifier}))
+    access_token: str = token["access_token"]
+    return access_token
+
+
 def scenarios(system: System, load: Load) -> list[Scenario]:
     """The rows: one chat read, made directly and through each kind of gateway."""
     from gateway.policy.manifest import declared_scopes
@@ -225,6 +265,11 @@ def scenarios(system: System, load: Load) -> list[Scenario]:
                  {"Txn-Token": token}, baseline=True),
         Scenario("chat read, via gateway (chat over HTTP)",
                  system.gateway + "/api/chat" + path, person),
+        # An agent's token: signature and claims checked, revocation cache consulted,
+        # scopes enforced; no database query on the gateway's side.
+        Scenario("chat read, via gateway, agent token (chat over HTTP)",
+                 system.gateway + "/api/chat" + path,
+                 {"Authorization": f"Bearer {agent_token(system, cookie)}"}),
     ]
     if system.gateway_inprocess:
         # The session cookie works on both gateways: they share the database.
@@ -312,7 +357,9 @@ def report(results: Sequence[Result], load: Load, facts: dict[str, str]) -> str:
         f"The call: `GET /channels/{{id}}/messages?limit={MESSAGES_LIMIT}` of #{CHANNEL} "
         f"as {PERSON}. Direct: on the chat process with a Txn-Token minted once with the "
         "gateway's key. Via gateway: `/api/chat/...` with the person's session cookie; the "
-        "gateway authenticates, authorizes, mints a Txn-Token per call and forwards. The "
+        "gateway authenticates, authorizes, mints a Txn-Token per call and forwards. Agent "
+        "token: the same call with an access token an agent got through the consent page "
+        "(chat:read). The "
         "first read marks the channel read; every measured call is then a read.",
         "",
         *table(results),
