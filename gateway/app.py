@@ -13,7 +13,12 @@ from gateway.config import Settings
 from gateway.identity import router as identity
 from gateway.identity.throttle import LoginThrottle
 from gateway.limits import BodyLimitMiddleware
+from gateway.oauth import router as oauth
+from gateway.oauth.clients import ClientRegistry
+from gateway.oauth.errors import install_oauth_errors
 from gateway.oauth.keys import KeyStore
+from gateway.oauth.revocations import RevocationCache
+from gateway.oauth.tokens import AccessTokens
 from gateway.proxy import router as proxy
 from gateway.proxy.pipeline import Pipeline
 from gateway.proxy.services import ServiceRegistry
@@ -34,6 +39,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     engine = make_engine(settings.database_url)
     sessionmaker = make_sessionmaker(engine)
     txn_keys = KeyStore("txn")
+    access_keys = KeyStore("access")
+    revocations = RevocationCache(sessionmaker, interval=settings.revocation_poll_seconds)
     # In-process services verify with the keys handed over here; separate processes
     # fetch the same keys from /.well-known/jwks.json.
     service_keys = StaticKeys()
@@ -45,6 +52,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await txn_keys.load(sessionmaker)
         service_keys.update(txn_keys.jwks())
+        await access_keys.load(sessionmaker)
         # Separate service processes may still be starting: retry a little, then stay lazy.
         await services.load_all(attempts=10 if any(settings.service_urls().values()) else 1)
         yield
@@ -58,6 +66,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.sessionmaker = sessionmaker
     app.state.keys = txn_keys
     app.state.services = services
+    app.state.access_keys = access_keys
+    app.state.revocations = revocations
+    app.state.access_tokens = AccessTokens(access_keys, revocations, issuer=settings.issuer,
+                                           ttl=settings.access_token_ttl)
+    app.state.clients = ClientRegistry()
     app.state.pipeline = Pipeline(
         services, TxnTokenMinter(txn_keys, issuer=settings.issuer, ttl=settings.txn_token_ttl),
         issuer=settings.issuer)
@@ -67,8 +80,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     install_problem_handlers(app)
     install_html_errors(app)
+    install_oauth_errors(app)
     app.include_router(discovery.router)
     app.include_router(identity.router)
+    app.include_router(oauth.router)
     app.include_router(proxy.router)
     app.include_router(web.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

@@ -25,6 +25,10 @@ class Settings(BaseSettings):
     rides_url: str | None = None
 
     txn_token_ttl: int = 60
+    access_token_ttl: int = 300
+    refresh_token_days: int = 30
+    # How stale the in-memory revocation list may be: revocation takes effect within this.
+    revocation_poll_seconds: float = 1.0
     max_body_bytes: int = 1_000_000
     upstream_timeout: float = 10.0
 

@@ -15,7 +15,8 @@ class Principal:
 
     A person signed in to the web client holds every scope the services declare;
     an agent holds only what its grant gives it. ``actors`` is empty when the
-    person calls themself.
+    person calls themself; otherwise it is the RFC 8693 ``act`` chain, the agent
+    acting now first.
     """
 
     user_id: uuid.UUID
@@ -26,6 +27,15 @@ class Principal:
     actors: tuple[Actor, ...] = ()
     constraints: dict[str, list[str]] = field(default_factory=dict)
     csrf_token: str | None = None
+    # Bearer callers: what their access token said (gateway/oauth/tokens.py).
+    grant_id: uuid.UUID | None = None
+    client_id: str | None = None
+    agent_id: uuid.UUID | None = None
+    jti: str | None = None
+    token_audience: str | None = None
+    # False for an agent acting as itself (client credentials): there is no person's
+    # data it may reach, and ``user_id`` is then the agent's id.
+    has_person: bool = True
 
     @property
     def is_person(self) -> bool:

@@ -38,6 +38,7 @@ class KeyStore:
         self.purpose = purpose
         self.current: OKPKey | None = None
         self._published: list[dict[str, Any]] = []
+        self._key_set = KeySet([])
 
     async def load(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         """Load the keys, generating the first one if there is none yet."""
@@ -64,7 +65,8 @@ class KeyStore:
         return {"keys": list(self._published)}
 
     def key_set(self) -> KeySet:
-        return KeySet.import_key_set(self.jwks())  # type: ignore[arg-type]
+        """The published (public) keys, built once per load or rotation, not per token."""
+        return self._key_set
 
     async def _add(self, session: AsyncSession) -> str:
         kid, key = _new_key(self.purpose)
@@ -88,3 +90,4 @@ class KeyStore:
         self._published = [
             OKPKey.import_key(json.loads(r.private_jwk)).as_dict(private=False) for r in rows
         ]
+        self._key_set = KeySet.import_key_set(self.jwks())  # type: ignore[arg-type]

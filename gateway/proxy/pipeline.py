@@ -86,6 +86,10 @@ class Pipeline:
             await service.ensure_loaded()
             operation = self._route(service, method, path)
         with stage("authz"):
+            if not principal.has_person:
+                raise Problem(403, "no-person",
+                              "This token is an agent's own (client credentials): it acts for "
+                              "no person, so it can't reach anyone's data.")
             missing = sorted(operation.scopes - principal.scopes)
             if missing:
                 raise insufficient_scope(self.issuer, missing, operation.scopes)

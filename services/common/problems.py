@@ -32,6 +32,8 @@ PROBLEM_TYPES: dict[str, str] = {
     "insufficient-scope": "The token lacks a required scope",
     "csrf-failed": "The CSRF token is missing or wrong",
     "people-only": "Only the person, signed in, may do this",
+    "no-person": "This token acts for no person",
+    "oauth-error": "The OAuth request failed",
     "widening-refused": "A grant can only be narrowed",
     "not-found": "Not found",
     "method-not-allowed": "Method not allowed",

@@ -56,7 +56,7 @@ async def test_the_callers_cookie_never_reaches_the_service(client: httpx.AsyncC
         return await original(method, url, **kwargs)  # type: ignore[arg-type]
 
     chat.client.request = spy
-    await client.get("/api/chat/channels", headers={"Authorization": "Bearer secret"})
+    await client.get("/api/chat/channels", headers={"Authorization": "Basic c2VjcmV0"})
     assert seen
     sent = {k.lower() for k in seen[0]}
     assert "txn-token" in sent

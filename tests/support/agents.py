@@ -6,15 +6,20 @@ whether) the rows become visible to the app under test.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import secrets
+import time
 import uuid
 
+from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.identity.models import Agent, Grant, User
 from gateway.oauth.models import RefreshToken
+from gateway.oauth.resources import resource_url
+from gateway.oauth.tokens import AccessClaims, AccessTokens
 from services.common.db import utcnow
 
 
@@ -77,3 +82,37 @@ async def make_refresh_token(db: AsyncSession, grant: Grant) -> RefreshToken:
     db.add(token)
     await db.flush()
     return token
+
+
+async def access_claims(app: FastAPI, grant: Grant | uuid.UUID, *, scope: str | None = None,
+                        audience: str | None = None, lifetime: int | None = None,
+                        issued_at: int | None = None) -> AccessClaims:
+    """The claims the gateway would put in a token for ``grant`` (committed, in the app's DB)."""
+    tokens: AccessTokens = app.state.access_tokens
+    grant_id = grant.id if isinstance(grant, Grant) else grant
+    async with app.state.sessionmaker() as db:
+        row = await db.get(Grant, grant_id)
+        assert row is not None, "commit the grant before minting a token for it"
+        claims = await tokens.claims_for_grant(
+            db, row, audience=audience or resource_url(app.state.settings.issuer),
+            scope=frozenset(scope.split()) if scope is not None else None)
+    iat = int(time.time()) if issued_at is None else issued_at
+    return dataclasses.replace(claims, iat=iat, exp=iat + (lifetime or tokens.ttl))
+
+
+async def mint_access_token(app: FastAPI, grant: Grant | uuid.UUID, *, scope: str | None = None,
+                            audience: str | None = None, lifetime: int | None = None,
+                            issued_at: int | None = None) -> str:
+    """A signed access token for ``grant``, as the token endpoint would issue it.
+
+    ``scope`` defaults to the grant's; ``audience`` to ``<issuer>/api``. The act
+    chain follows the grant's parents, so a sub-agent's grant gives a nested ``act``.
+    """
+    claims = await access_claims(app, grant, scope=scope, audience=audience, lifetime=lifetime,
+                                 issued_at=issued_at)
+    tokens: AccessTokens = app.state.access_tokens
+    return tokens.mint(claims)
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
