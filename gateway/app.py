@@ -13,6 +13,7 @@ from gateway.config import Settings
 from gateway.identity import router as identity
 from gateway.identity.throttle import LoginThrottle
 from gateway.limits import BodyLimitMiddleware
+from gateway.oauth import endpoints as oauth_endpoints
 from gateway.oauth import router as oauth
 from gateway.oauth.clients import ClientRegistry
 from gateway.oauth.errors import install_oauth_errors
@@ -84,6 +85,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(discovery.router)
     app.include_router(identity.router)
     app.include_router(oauth.router)
+    app.include_router(oauth_endpoints.router)
     app.include_router(proxy.router)
     app.include_router(web.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
