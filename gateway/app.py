@@ -13,13 +13,16 @@ from gateway.config import Settings
 from gateway.identity import router as identity
 from gateway.identity.throttle import LoginThrottle
 from gateway.limits import BodyLimitMiddleware
+from gateway.oauth import consent
 from gateway.oauth import endpoints as oauth_endpoints
 from gateway.oauth import router as oauth
 from gateway.oauth.clients import ClientRegistry
 from gateway.oauth.errors import install_oauth_errors
 from gateway.oauth.keys import KeyStore
 from gateway.oauth.revocations import RevocationCache
+from gateway.oauth.server import GatewayAuthorizationServer
 from gateway.oauth.tokens import AccessTokens
+from gateway.policy.scopes import scope_descriptions
 from gateway.proxy import router as proxy
 from gateway.proxy.pipeline import Pipeline
 from gateway.proxy.services import ServiceRegistry
@@ -72,6 +75,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.access_tokens = AccessTokens(access_keys, revocations, issuer=settings.issuer,
                                            ttl=settings.access_token_ttl)
     app.state.clients = ClientRegistry()
+    app.state.oauth = GatewayAuthorizationServer(
+        issuer=settings.issuer, clients=app.state.clients, tokens=app.state.access_tokens,
+        revocations=revocations, scopes=lambda: scope_descriptions(services),
+        refresh_token_days=settings.refresh_token_days)
     app.state.pipeline = Pipeline(
         services, TxnTokenMinter(txn_keys, issuer=settings.issuer, ttl=settings.txn_token_ttl),
         issuer=settings.issuer)
@@ -86,6 +93,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(identity.router)
     app.include_router(oauth.router)
     app.include_router(oauth_endpoints.router)
+    app.include_router(consent.router)
     app.include_router(proxy.router)
     app.include_router(web.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

@@ -9,8 +9,11 @@ to the Authlib adapter (server.py).
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from starlette.background import BackgroundTask
 
+from gateway.db import SessionDep
+from gateway.oauth.errors import OAuthError
 from gateway.oauth.metadata import authorization_server_metadata, protected_resource_metadata
 from gateway.policy.scopes import scope_descriptions
 from services.common.problems import NotFound
@@ -49,3 +52,17 @@ async def resource_metadata(name: str, request: Request) -> JSONResponse:
     except KeyError:
         raise NotFound(f"This gateway serves no resource {name!r}.") from None
     return JSONResponse(doc, headers=_PUBLIC_CACHE)
+
+
+@router.post("/oauth/token", tags=["oauth"], operation_id="create_token")
+async def token(request: Request, db: SessionDep) -> Response:
+    """Exchange a code, a refresh token or client credentials for tokens (RFC 6749 3.2)."""
+    content_type = request.headers.get("content-type", "")
+    if not content_type.startswith("application/x-www-form-urlencoded"):
+        raise OAuthError("invalid_request",
+                         "Send the parameters as application/x-www-form-urlencoded.")
+    response = await request.app.state.oauth.token_response(request, db)
+    # A token request may have revoked a family (code or refresh token replay): once
+    # this request has committed, make the next token check read gw_revocations.
+    response.background = BackgroundTask(request.app.state.revocations.invalidate)
+    return response  # type: ignore[no-any-return]

@@ -1,0 +1,260 @@
+"""Authorization code with PKCE, end to end: consent, code, token, an API call; and its attacks."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import select
+
+from gateway.identity.grants import revoke_grant
+from gateway.identity.models import Agent, Grant
+from seeds.chat import channel_id
+from seeds.people import PEOPLE
+from tests.support.agents import bearer, make_agent
+from tests.support.oauth import (
+    ISSUER,
+    Authorization,
+    approve,
+    decide,
+    redeem,
+    redirect_params,
+    refresh,
+)
+from tests.support.web import sign_in
+
+REDIRECT = "https://helper.example/callback"
+
+
+def _app(client: httpx.AsyncClient) -> FastAPI:
+    return client._transport.app  # type: ignore[attr-defined,no-any-return]
+
+
+@pytest.fixture
+async def agent(client: httpx.AsyncClient) -> Agent:
+    app = _app(client)
+    async with app.state.sessionmaker() as db, db.begin():
+        made = await make_agent(db, "Helper", kind="native")
+        made.redirect_uris = [REDIRECT, "http://127.0.0.1/callback"]
+        made.scope = "chat:read chat:write rides:read"
+    await sign_in(client, "alice")
+    return made
+
+
+async def _tokens(client: httpx.AsyncClient, auth: Authorization) -> dict[str, str]:
+    response = await redeem(client, auth, await approve(client, auth))
+    assert response.status_code == 200, response.text
+    assert response.headers["cache-control"] == "no-store"
+    return response.json()  # type: ignore[no-any-return]
+
+
+async def _reads(client: httpx.AsyncClient, token: str) -> int:
+    response = await client.get("/api/chat/channels", headers=bearer(token))
+    return response.status_code
+
+
+async def test_code_flow_then_the_agent_reads_chat(client: httpx.AsyncClient,
+                                                   agent: Agent) -> None:
+    tokens = await _tokens(client, Authorization(agent.client_id, REDIRECT))
+
+    assert tokens["token_type"] == "Bearer"
+    assert tokens["scope"] == "chat:read"
+    assert tokens["expires_in"] == 300
+    assert "refresh_token" in tokens
+    assert await _reads(client, tokens["access_token"]) == 200
+
+
+async def test_consent_page_shows_the_agent_and_scopes_in_plain_words(
+        client: httpx.AsyncClient, agent: Agent) -> None:
+    auth = Authorization(agent.client_id, REDIRECT, scope="chat:read rides:read")
+
+    page = await client.get(f"/oauth/authorize?{auth.query()}")
+
+    assert page.status_code == 200
+    assert "Allow Helper to act for you?" in page.text
+    assert "Example Labs" in page.text
+    assert "<code>chat:read</code>" in page.text
+    assert "<code>rides:read</code>" in page.text
+    assert 'data-constraint="chat:channels"' in page.text
+
+
+async def test_the_person_narrows_channels_on_consent(client: httpx.AsyncClient,
+                                                      agent: Agent) -> None:
+    design = str(channel_id("design"))
+    auth = Authorization(agent.client_id, REDIRECT)
+    code = await approve(client, auth, extra={
+        "constraint": "chat:channels", "value:chat:channels": [design],
+        "offered:chat:channels": [design, str(channel_id("general"))]})
+    tokens = (await redeem(client, auth, code)).json()
+
+    response = await client.get("/api/chat/channels", headers=bearer(tokens["access_token"]))
+    assert {c["name"] for c in response.json()["items"]} == {"design"}
+    async with _app(client).state.sessionmaker() as db:
+        grant = await db.scalar(select(Grant).where(Grant.agent_id == agent.id))
+    assert grant is not None
+    assert grant.constraints == {"chat:channels": [design]}
+    assert grant.resources == [f"{ISSUER}/api"]
+
+
+async def test_signed_out_people_are_sent_to_sign_in_first(agent: Agent,
+                                                           gateway_app: FastAPI) -> None:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=gateway_app),
+                                 base_url="https://testserver") as anonymous:
+        response = await anonymous.get(
+            f"/oauth/authorize?{Authorization(agent.client_id, REDIRECT).query()}")
+    assert response.status_code == 303
+    assert response.headers["location"].startswith("/login?next=/oauth/authorize%3F")
+
+
+async def test_denying_sends_access_denied_with_state_and_issuer(
+        client: httpx.AsyncClient, agent: Agent) -> None:
+    params = redirect_params(await decide(client, Authorization(agent.client_id, REDIRECT),
+                                          "deny"))
+    assert params["error"] == "access_denied"
+    assert params["state"] == "st-123"
+    assert params["iss"] == ISSUER
+    assert "code" not in params
+
+
+@pytest.mark.parametrize(("method", "challenge"), [
+    (None, ""),          # PKCE missing
+    ("plain", "x" * 43),  # plain refused
+    (None, "y" * 43),     # a challenge with no method means plain
+])
+async def test_pkce_missing_or_plain_is_refused(client: httpx.AsyncClient, agent: Agent,
+                                                method: str | None, challenge: str) -> None:
+    auth = Authorization(agent.client_id, REDIRECT, method=method)
+    auth.challenge = challenge
+
+    response = await client.get(f"/oauth/authorize?{auth.query()}")
+
+    params = redirect_params(response)
+    assert params["error"] == "invalid_request"
+    assert params["iss"] == ISSUER
+    assert params["state"] == "st-123"
+
+
+async def test_a_wrong_code_verifier_is_refused(client: httpx.AsyncClient,
+                                                agent: Agent) -> None:
+    auth = Authorization(agent.client_id, REDIRECT)
+    code = await approve(client, auth)
+
+    response = await redeem(client, auth, code, code_verifier="w" * 50)
+
+    assert response.status_code == 400
+    body = response.json()
+    assert body["error"] == "invalid_grant"
+    assert body["type"] == "/problems/oauth-error"
+    assert body["status"] == 400
+
+
+async def test_a_missing_code_verifier_is_refused(client: httpx.AsyncClient,
+                                                  agent: Agent) -> None:
+    auth = Authorization(agent.client_id, REDIRECT)
+    response = await redeem(client, auth, await approve(client, auth), code_verifier="")
+    assert response.json()["error"] == "invalid_request"
+
+
+async def test_an_unregistered_redirect_uri_is_never_redirected_to(
+        client: httpx.AsyncClient, agent: Agent) -> None:
+    auth = Authorization(agent.client_id, "https://evil.example/callback")
+
+    response = await client.get(f"/oauth/authorize?{auth.query()}")
+
+    assert response.status_code == 400
+    assert "location" not in response.headers
+
+
+async def test_a_loopback_redirect_on_any_port_is_allowed(client: httpx.AsyncClient,
+                                                          agent: Agent) -> None:
+    auth = Authorization(agent.client_id, "http://127.0.0.1:53682/callback")
+    code = await approve(client, auth)
+    assert (await redeem(client, auth, code)).status_code == 200
+
+
+async def test_the_token_request_must_repeat_the_redirect_uri(client: httpx.AsyncClient,
+                                                              agent: Agent) -> None:
+    auth = Authorization(agent.client_id, REDIRECT)
+    response = await redeem(client, auth, await approve(client, auth),
+                            redirect_uri="http://127.0.0.1/callback")
+    assert response.json()["error"] == "invalid_grant"
+
+
+async def test_an_unknown_resource_is_refused(client: httpx.AsyncClient, agent: Agent) -> None:
+    auth = Authorization(agent.client_id, REDIRECT, resource="https://elsewhere.example/api")
+    params = redirect_params(await client.get(f"/oauth/authorize?{auth.query()}"))
+    assert params["error"] == "invalid_target"
+
+
+async def test_a_reused_code_is_refused_and_revokes_what_it_issued(
+        client: httpx.AsyncClient, agent: Agent) -> None:
+    auth = Authorization(agent.client_id, REDIRECT)
+    code = await approve(client, auth)
+    first = (await redeem(client, auth, code)).json()
+    assert await _reads(client, first["access_token"]) == 200
+
+    second = await redeem(client, auth, code)
+
+    assert second.status_code == 400
+    assert second.json()["error"] == "invalid_grant"
+    assert await _reads(client, first["access_token"]) == 401
+    assert (await refresh(client, agent.client_id, first["refresh_token"])).status_code == 400
+
+
+async def test_refresh_rotates_and_the_new_token_works(client: httpx.AsyncClient,
+                                                       agent: Agent) -> None:
+    first = await _tokens(client, Authorization(agent.client_id, REDIRECT))
+
+    rotated = await refresh(client, agent.client_id, first["refresh_token"])
+
+    assert rotated.status_code == 200, rotated.text
+    new = rotated.json()
+    assert new["refresh_token"] != first["refresh_token"]
+    assert await _reads(client, new["access_token"]) == 200
+
+
+async def test_refresh_token_reuse_revokes_the_whole_family(client: httpx.AsyncClient,
+                                                            agent: Agent) -> None:
+    first = await _tokens(client, Authorization(agent.client_id, REDIRECT))
+    new = (await refresh(client, agent.client_id, first["refresh_token"])).json()
+
+    reuse = await refresh(client, agent.client_id, first["refresh_token"])
+
+    assert reuse.status_code == 400
+    assert reuse.json()["error"] == "invalid_grant"
+    assert (await refresh(client, agent.client_id, new["refresh_token"])).status_code == 400
+    assert await _reads(client, new["access_token"]) == 401
+    assert await _reads(client, first["access_token"]) == 401
+
+
+async def test_refresh_can_not_widen_the_scope(client: httpx.AsyncClient, agent: Agent) -> None:
+    first = await _tokens(client, Authorization(agent.client_id, REDIRECT))
+    response = await refresh(client, agent.client_id, first["refresh_token"],
+                             scope="chat:read chat:write")
+    assert response.json()["error"] == "invalid_scope"
+
+
+async def test_revoking_the_grant_stops_access_and_refresh(client: httpx.AsyncClient,
+                                                           agent: Agent) -> None:
+    app = _app(client)
+    tokens = await _tokens(client, Authorization(agent.client_id, REDIRECT))
+    async with app.state.sessionmaker() as db, db.begin():
+        grant = await db.scalar(select(Grant).where(Grant.agent_id == agent.id))
+        assert grant is not None
+        await revoke_grant(db, PEOPLE["alice"].id, grant.id)
+    app.state.revocations.invalidate()
+
+    assert await _reads(client, tokens["access_token"]) == 401
+    assert (await refresh(client, agent.client_id, tokens["refresh_token"])).status_code == 400
+
+
+async def test_an_agent_token_can_not_approve_consent(client: httpx.AsyncClient,
+                                                      agent: Agent) -> None:
+    tokens = await _tokens(client, Authorization(agent.client_id, REDIRECT))
+    client.cookies.clear()
+
+    response = await client.post("/oauth/authorize", headers=bearer(tokens["access_token"]),
+                                 data={"decision": "approve"})
+
+    assert response.status_code == 403
+    assert "people-only" in response.text
