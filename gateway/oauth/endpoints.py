@@ -24,6 +24,7 @@ from gateway.identity.models import Agent
 from gateway.oauth import device, introspection
 from gateway.oauth.errors import NO_STORE, OAuthError
 from gateway.oauth.resources import resource_url, served_resources
+from gateway.oauth.server import OAuthClient
 from gateway.policy.scopes import scope_descriptions
 
 router = APIRouter(prefix="/oauth", tags=["oauth"])
@@ -56,7 +57,9 @@ def _device_scope(request: Request, agent: Agent, asked: str | None) -> str:
 async def device_authorization(request: Request, db: SessionDep) -> JSONResponse:
     """Start a device authorization: a device code to poll with and a code for the person."""
     agent, form = await _client(request, db, "device_authorization")
-    if agent.grant_types and device.DEVICE_CODE_GRANT_TYPE not in agent.grant_types:
+    # The same rule as at the token endpoint (the grant types it registered, or its kind's).
+    if not OAuthClient(agent, request.app.state.clients).check_grant_type(
+            device.DEVICE_CODE_GRANT_TYPE):
         raise OAuthError("unauthorized_client", "This client is not registered for the "
                          "device authorization grant.")
     if agent.kind == "service":
