@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 import httpx
 import pytest
 from fastapi import FastAPI
@@ -39,6 +41,11 @@ async def agent(client: httpx.AsyncClient) -> Agent:
         made.scope = "chat:read chat:write rides:read"
     await sign_in(client, "alice")
     return made
+
+
+def _basic_id(agent: Agent) -> str:
+    """RFC 6749 section 2.3.1: the client id is form-urlencoded inside HTTP Basic."""
+    return quote(agent.client_id, safe="")
 
 
 async def _tokens(client: httpx.AsyncClient, auth: Authorization) -> dict[str, str]:
@@ -255,6 +262,72 @@ async def test_an_agent_token_can_not_approve_consent(client: httpx.AsyncClient,
 
     response = await client.post("/oauth/authorize", headers=bearer(tokens["access_token"]),
                                  data={"decision": "approve"})
+
+    assert response.status_code == 403
+    assert "people-only" in response.text
+
+
+async def test_a_confidential_agent_gets_a_token_for_itself_that_reaches_no_person(
+        client: httpx.AsyncClient) -> None:
+    from gateway.oauth.clients import hash_client_secret
+
+    app = _app(client)
+    async with app.state.sessionmaker() as db, db.begin():
+        service = await make_agent(db, "Indexer", kind="service")
+        service.token_endpoint_auth_method = "client_secret_basic"
+        service.client_secret_hash = hash_client_secret("s3cret-" + "x" * 30)
+        service.scope = "chat:read"
+
+    response = await client.post("/oauth/token", data={"grant_type": "client_credentials"},
+                                 auth=(_basic_id(service), "s3cret-" + "x" * 30))
+
+    assert response.status_code == 200, response.text
+    token = response.json()
+    assert "refresh_token" not in token
+    api = await client.get("/api/chat/channels", headers=bearer(token["access_token"]))
+    assert api.status_code == 403
+    assert api.json()["type"] == "/problems/no-person"
+
+
+async def test_a_wrong_client_secret_is_invalid_client(client: httpx.AsyncClient) -> None:
+    from gateway.oauth.clients import hash_client_secret
+
+    app = _app(client)
+    async with app.state.sessionmaker() as db, db.begin():
+        service = await make_agent(db, "Indexer", kind="service")
+        service.token_endpoint_auth_method = "client_secret_basic"
+        service.client_secret_hash = hash_client_secret("right")
+
+    response = await client.post("/oauth/token", data={"grant_type": "client_credentials"},
+                                 auth=(_basic_id(service), "wrong"))
+
+    assert response.status_code == 401
+    assert response.json()["error"] == "invalid_client"
+
+
+async def test_a_public_agent_can_not_use_client_credentials(client: httpx.AsyncClient,
+                                                             agent: Agent) -> None:
+    response = await client.post("/oauth/token", data={
+        "grant_type": "client_credentials", "client_id": agent.client_id})
+    assert response.json()["error"] == "unauthorized_client"
+
+
+async def test_an_unknown_grant_type_is_unsupported(client: httpx.AsyncClient,
+                                                    agent: Agent) -> None:
+    response = await client.post("/oauth/token", data={
+        "grant_type": "password", "client_id": agent.client_id})
+    assert response.status_code == 400
+    assert response.json()["error"] == "unsupported_grant_type"
+
+
+async def test_an_agent_token_can_not_open_the_consent_page(client: httpx.AsyncClient,
+                                                            agent: Agent) -> None:
+    tokens = await _tokens(client, Authorization(agent.client_id, REDIRECT))
+    client.cookies.clear()
+
+    response = await client.get(
+        f"/oauth/authorize?{Authorization(agent.client_id, REDIRECT).query()}",
+        headers=bearer(tokens["access_token"]))
 
     assert response.status_code == 403
     assert "people-only" in response.text
