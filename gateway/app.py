@@ -73,7 +73,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.access_keys = access_keys
     app.state.revocations = revocations
     app.state.access_tokens = AccessTokens(access_keys, revocations, issuer=settings.issuer,
-                                           ttl=settings.access_token_ttl)
+                                           ttl=settings.access_token_ttl, sessions=sessionmaker)
     app.state.clients = ClientRegistry()
     app.state.oauth = GatewayAuthorizationServer(
         issuer=settings.issuer, clients=app.state.clients, tokens=app.state.access_tokens,

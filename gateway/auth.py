@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gateway.db import SessionDep
 from gateway.identity.models import Agent, Grant, User
 from gateway.identity.sessions import CSRF_HEADER, SESSION_COOKIE, find_session, tokens_match
-from gateway.oauth.resources import metadata_url, resource_for_path
+from gateway.oauth.resources import metadata_url, resource_for_path, resource_name_for_path
 from gateway.oauth.tokens import AccessClaims, AccessTokens, InvalidAccessToken
 from gateway.principal import Principal
 from gateway.timing import stage
@@ -36,7 +36,8 @@ def www_authenticate(request: Request, *, error: str | None = None,
                      description: str | None = None) -> dict[str, str]:
     """The RFC 6750 section 3 challenge, pointing at the RFC 9728 metadata."""
     issuer = request.app.state.settings.issuer
-    value = f'Bearer realm="{issuer}", resource_metadata="{metadata_url(issuer)}"'
+    metadata = metadata_url(issuer, resource_name_for_path(request.url.path))
+    value = f'Bearer realm="{issuer}", resource_metadata="{metadata}"'
     if error:
         value += f', error="{error}"'
     if description:

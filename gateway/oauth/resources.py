@@ -23,12 +23,17 @@ def served_resources(issuer: str) -> list[str]:
     return [resource_url(issuer, name) for name in RESOURCE_PATHS]
 
 
-def resource_for_path(issuer: str, path: str) -> str:
-    """The resource a request to ``path`` is a call to (the audience its token must have)."""
+def resource_name_for_path(path: str) -> str:
+    """The name of the resource a request to ``path`` is a call to."""
     for name, prefix in RESOURCE_PATHS.items():
         if path == prefix or path.startswith(prefix + "/"):
-            return resource_url(issuer, name)
-    return resource_url(issuer, DEFAULT_RESOURCE)
+            return name
+    return DEFAULT_RESOURCE
+
+
+def resource_for_path(issuer: str, path: str) -> str:
+    """The resource a request to ``path`` is a call to (the audience its token must have)."""
+    return resource_url(issuer, resource_name_for_path(path))
 
 
 def metadata_url(issuer: str, name: str = DEFAULT_RESOURCE) -> str:

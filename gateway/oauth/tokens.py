@@ -32,7 +32,7 @@ from typing import Any
 
 from joserfc import jws, jwt
 from joserfc.errors import JoseError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.identity.models import Agent, Grant
 from gateway.oauth.keys import KeyStore
@@ -43,12 +43,18 @@ ACCESS_TOKEN_TYP = "at+jwt"
 ACCESS_TOKEN_ALG = TXN_TOKEN_ALG
 ACCESS_TOKEN_TTL = 300
 LEEWAY = 30
+# An unknown kid may be a key another replica just rotated in: reload at most this often.
+KEY_RELOAD_SECONDS = 5.0
 PERSONAL_CLIENT_ID = "personal"
 AGENT_SUBJECT_PREFIX = "agent:"
 
 
 class InvalidAccessToken(Exception):
     """The token is malformed, forged, expired, for another resource, or revoked."""
+
+
+class UnknownKey(InvalidAccessToken):
+    """The ``kid`` is not one of the published access-token keys."""
 
 
 def agent_subject(agent_id: uuid.UUID) -> str:
@@ -188,12 +194,15 @@ class AccessTokens:
     """Mint and verify the gateway's access tokens."""
 
     def __init__(self, keys: KeyStore, revocations: RevocationCache, *, issuer: str,
-                 ttl: int = ACCESS_TOKEN_TTL, leeway: int = LEEWAY) -> None:
+                 ttl: int = ACCESS_TOKEN_TTL, leeway: int = LEEWAY,
+                 sessions: async_sessionmaker[AsyncSession] | None = None) -> None:
         self.keys = keys
         self.revocations = revocations
         self.issuer = issuer
         self.ttl = ttl
         self.leeway = leeway
+        self.sessions = sessions
+        self._reloaded_at = float("-inf")
 
     async def claims_for_grant(self, db: AsyncSession, grant: Grant, *, audience: str,
                                scope: frozenset[str] | None = None,
@@ -224,7 +233,12 @@ class AccessTokens:
 
     async def verify(self, token: str, *, audience: str) -> AccessClaims:
         """Return the claims of a valid token for ``audience``; raise InvalidAccessToken."""
-        claims = self._verify_signed(token, audience=audience)
+        try:
+            claims = self._verify_signed(token, audience=audience)
+        except UnknownKey:
+            if not await self._reload_keys():
+                raise
+            claims = self._verify_signed(token, audience=audience)
         await self.revocations.refresh()
         if claims.grant_id and self.revocations.grant_revoked(claims.grant_id, claims.gv):
             raise InvalidAccessToken("the grant was revoked or narrowed")
@@ -233,6 +247,15 @@ class AccessTokens:
         if self.revocations.jti_revoked(claims.jti):
             raise InvalidAccessToken("the token was revoked")
         return claims
+
+    async def _reload_keys(self) -> bool:
+        """Reload the published keys from the database, rate-limited; False if not now."""
+        now = time.monotonic()
+        if self.sessions is None or now - self._reloaded_at < KEY_RELOAD_SECONDS:
+            return False
+        self._reloaded_at = now
+        await self.keys.load(self.sessions)
+        return True
 
     def _verify_signed(self, token: str, *, audience: str) -> AccessClaims:
         try:
@@ -248,7 +271,7 @@ class AccessTokens:
         kid = header.get("kid")
         keys = self.keys.key_set()
         if not isinstance(kid, str) or not _knows(keys, kid):
-            raise InvalidAccessToken("unknown key")
+            raise UnknownKey("unknown key")
         try:
             decoded = jwt.decode(token, keys, algorithms=[ACCESS_TOKEN_ALG])
         except (JoseError, ValueError, KeyError, TypeError) as exc:

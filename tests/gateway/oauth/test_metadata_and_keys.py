@@ -84,3 +84,20 @@ async def test_a_token_signed_before_rotation_keeps_working_during_the_overlap(
     for token in (before, after):
         response = await client.get("/api/chat/channels", headers=bearer(token))
         assert response.status_code == 200, response.text
+
+
+async def test_a_key_another_replica_rotated_in_is_picked_up(client: httpx.AsyncClient) -> None:
+    from gateway.oauth.keys import KeyStore
+    from gateway.oauth.tokens import AccessTokens
+    from tests.support.agents import access_claims
+
+    app = _app(client)
+    other_replica = KeyStore("access")
+    await other_replica.rotate(app.state.sessionmaker)
+    ours: AccessTokens = app.state.access_tokens
+    theirs = AccessTokens(other_replica, ours.revocations, issuer=ours.issuer)
+
+    token = theirs.mint(await access_claims(app, TRIP_PLANNER_GRANT))
+
+    response = await client.get("/api/chat/channels", headers=bearer(token))
+    assert response.status_code == 200, response.text
