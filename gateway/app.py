@@ -14,6 +14,7 @@ from gateway.identity import router as identity
 from gateway.identity.throttle import LoginThrottle
 from gateway.limits import BodyLimitMiddleware
 from gateway.oauth import consent
+from gateway.oauth import endpoints as oauth_endpoints
 from gateway.oauth import registration as oauth_registration
 from gateway.oauth import router as oauth
 from gateway.oauth.clients import ClientRegistry
@@ -92,6 +93,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(discovery.router)
     app.include_router(identity.router)
     app.include_router(oauth.router)
+    app.include_router(oauth_endpoints.router)
     app.include_router(oauth_registration.router)
     app.include_router(consent.router)
     app.include_router(proxy.router)

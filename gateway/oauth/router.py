@@ -15,6 +15,7 @@ from starlette.background import BackgroundTask
 from gateway.db import SessionDep
 from gateway.oauth.errors import OAuthError
 from gateway.oauth.metadata import authorization_server_metadata, protected_resource_metadata
+from gateway.oauth.schemas import NOT_FOUND, TOKEN_REQUEST, TOKEN_RESPONSES
 from gateway.policy.scopes import scope_descriptions
 from services.common.problems import NotFound
 
@@ -43,7 +44,7 @@ async def server_metadata(request: Request) -> JSONResponse:
 
 
 @router.get("/.well-known/oauth-protected-resource/{name}", tags=["oauth"],
-            operation_id="get_protected_resource_metadata")
+            operation_id="get_protected_resource_metadata", responses=NOT_FOUND)
 async def resource_metadata(name: str, request: Request) -> JSONResponse:
     """Describe one protected resource and who issues its tokens (RFC 9728)."""
     issuer = request.app.state.settings.issuer
@@ -54,7 +55,8 @@ async def resource_metadata(name: str, request: Request) -> JSONResponse:
     return JSONResponse(doc, headers=_PUBLIC_CACHE)
 
 
-@router.post("/oauth/token", tags=["oauth"], operation_id="create_token")
+@router.post("/oauth/token", tags=["oauth"], operation_id="create_token",
+             responses=TOKEN_RESPONSES, openapi_extra=TOKEN_REQUEST)
 async def token(request: Request, db: SessionDep) -> Response:
     """Exchange a code, a refresh token or client credentials for tokens (RFC 6749 3.2)."""
     content_type = request.headers.get("content-type", "")

@@ -225,7 +225,12 @@ class GatewayAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
 
     def build_request(self, request: Request, db: AsyncSession,
                       items: list[tuple[str, str]]) -> OAuthRequest:
-        return OAuthRequest(request.method, str(request.url), items, request.headers, db)
+        # The public URL, not the one this process saw: TLS may end at a proxy in front,
+        # and Authlib refuses plain http (but loopback) for OAuth endpoints.
+        uri = self.issuer + request.url.path
+        if request.url.query:
+            uri += "?" + request.url.query
+        return OAuthRequest(request.method, uri, items, request.headers, db)
 
     async def run(self, oauth_request: OAuthRequest, fn: Callable[..., T], *args: Any) -> T:
         """Run an Authlib entry point for ``oauth_request`` in a worker thread."""

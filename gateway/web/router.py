@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import RedirectResponse
 
 from gateway.auth import CurrentPrincipal
-from gateway.web import agents, chat, rides
+from gateway.web import agents, chat, device, rides, tokens
 from gateway.web.errors import wants_html
 
 router = APIRouter(dependencies=[Depends(wants_html)], include_in_schema=False)
@@ -25,3 +25,5 @@ async def home(principal: CurrentPrincipal) -> RedirectResponse:
 router.include_router(chat.router)
 router.include_router(rides.router)
 router.include_router(agents.router)
+router.include_router(device.router)
+router.include_router(tokens.router)

@@ -11,8 +11,12 @@ if TYPE_CHECKING:
 def register_grants(server: GatewayAuthorizationServer) -> None:
     from gateway.oauth.grants.authorization_code import AuthorizationCodeGrant, S256CodeChallenge
     from gateway.oauth.grants.client_credentials import ClientCredentialsGrant
+    from gateway.oauth.grants.device_code import DeviceCodeGrant
     from gateway.oauth.grants.refresh_token import RefreshTokenGrant
+    from gateway.oauth.grants.token_exchange import TokenExchangeGrant
 
     server.register_grant(AuthorizationCodeGrant, [S256CodeChallenge(required=True)])
     server.register_grant(RefreshTokenGrant)
     server.register_grant(ClientCredentialsGrant)
+    server.register_grant(DeviceCodeGrant)
+    server.register_grant(TokenExchangeGrant)

@@ -1,0 +1,90 @@
+"""The person's side of the device flow (RFC 8628 section 3.3): the /device page.
+
+An agent without a browser shows the person a user code and this page's address.
+The person, signed in, types the code (or follows ``verification_uri_complete``),
+sees which agent asks for what, in plain words, and approves (possibly less than
+asked) or denies. Approving creates the Grant; the agent's next poll of the token
+endpoint then gets its tokens.
+
+People-only (``PersonSession``) with the session's CSRF token on the decision, so
+no token, and no other site, can approve a device. Section 5.4 (remote phishing):
+the page names the agent and its publisher and asks the person to approve only a
+code their own device shows.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse
+
+from gateway.auth import check_csrf
+from gateway.db import SessionDep
+from gateway.identity.auth import PersonSession
+from gateway.identity.models import Agent, Grant
+from gateway.oauth import device
+from gateway.oauth.models import DeviceCode
+from gateway.policy.scopes import scope_descriptions
+from gateway.principal import Principal
+from gateway.web.pages import render
+
+router = APIRouter(prefix="/device")
+
+NOT_FOUND = ("That code is not valid: it may have been mistyped, expired, or already used. "
+             "Check the code your device shows now.")
+
+
+def _form(request: Request, principal: Principal, *, user_code: str = "",
+          error: str | None = None, status_code: int = 200) -> HTMLResponse:
+    return render(request, principal, "agents", "oauth/device.html",
+                  {"user_code": user_code, "error": error}, status_code=status_code)
+
+
+def _consent(request: Request, principal: Principal, record: DeviceCode,
+             agent: Agent) -> HTMLResponse:
+    scopes = scope_descriptions(request.app.state.services)
+    host = urlsplit(agent.client_id).hostname if agent.client_id.startswith("https://") else None
+    return render(request, principal, "agents", "oauth/device_consent.html", {
+        "record": record, "agent": agent, "host": host,
+        "scopes": [(s, scopes.get(s, s)) for s in record.scope.split()],
+    })
+
+
+@router.get("")
+async def device_page(request: Request, principal: PersonSession, db: SessionDep,
+                      user_code: str | None = None) -> HTMLResponse:
+    """Ask for the code a device shows; with a code, show what its agent asks for."""
+    if not user_code:
+        return _form(request, principal)
+    found = await device.find_pending(db, user_code)
+    if found is None:
+        return _form(request, principal, user_code=user_code, error=NOT_FOUND, status_code=404)
+    return _consent(request, principal, *found)
+
+
+@router.post("")
+async def decide(request: Request, principal: PersonSession, db: SessionDep) -> HTMLResponse:
+    """Approve (with the ticked scopes, never more than asked) or deny a device's request."""
+    form = await request.form()
+    check_csrf(request, principal, str(form.get("csrf_token", "")))
+    user_code = str(form.get("user_code", ""))
+    found = await device.find_pending(db, user_code)
+    if found is None:
+        return _form(request, principal, user_code=user_code, error=NOT_FOUND, status_code=404)
+    record, agent = found
+    asked = record.scope.split()
+    chosen = [s for s in asked if s in {str(v) for v in form.getlist("scope")}]
+    if form.get("decision") != "approve":
+        await device.decide(db, record, principal.user_id, grant_id=None)
+        return render(request, principal, "agents", "oauth/device_done.html",
+                      {"agent": agent, "approved": False})
+    if not chosen:
+        return _consent(request, principal, record, agent)
+    grant = Grant(user_id=principal.user_id, agent_id=agent.id, scope=" ".join(chosen),
+                  constraints={}, resources=[record.resource])
+    db.add(grant)
+    await db.flush()
+    await device.decide(db, record, principal.user_id, grant_id=grant.id)
+    return render(request, principal, "agents", "oauth/device_done.html",
+                  {"agent": agent, "approved": True})
