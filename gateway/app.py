@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -19,7 +20,7 @@ from gateway.oauth import registration as oauth_registration
 from gateway.oauth import router as oauth
 from gateway.oauth.clients import ClientRegistry
 from gateway.oauth.errors import install_oauth_errors
-from gateway.oauth.keys import KeyStore
+from gateway.oauth.keys import KeyStore, keep_keys_fresh
 from gateway.oauth.revocations import RevocationCache
 from gateway.oauth.server import GatewayAuthorizationServer
 from gateway.oauth.tokens import AccessTokens
@@ -58,9 +59,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await txn_keys.load(sessionmaker)
         service_keys.update(txn_keys.jwks())
         await access_keys.load(sessionmaker)
+        refresher = asyncio.create_task(keep_keys_fresh(
+            sessionmaker, [txn_keys, access_keys], every=settings.key_refresh_seconds,
+            then=lambda: service_keys.update(txn_keys.jwks())))
         # Separate service processes may still be starting: retry a little, then stay lazy.
         await services.load_all(attempts=10 if any(settings.service_urls().values()) else 1)
         yield
+        refresher.cancel()
         await services.aclose()
         await engine.dispose()
 
