@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from gateway import discovery
+from gateway.cache import TTLCache
 from gateway.config import Settings
 from gateway.identity import router as identity
 from gateway.identity.throttle import LoginThrottle
@@ -78,6 +80,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.services = services
     app.state.access_keys = access_keys
     app.state.revocations = revocations
+    app.state.session_cache = TTLCache[str, Any](settings.auth_cache_seconds)
+    app.state.grant_cache = TTLCache[Any, Any](settings.auth_cache_seconds)
     app.state.access_tokens = AccessTokens(access_keys, revocations, issuer=settings.issuer,
                                            ttl=settings.access_token_ttl, sessions=sessionmaker)
     app.state.clients = ClientRegistry(settings, scopes=lambda: scope_descriptions(services))
