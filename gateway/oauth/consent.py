@@ -78,7 +78,7 @@ async def _agent_card(db: SessionDep, oauth_request: OAuthRequest,
                      client_id=agent.client_id)
 
 
-async def _fields(request: Request, principal: Principal,
+async def constraint_fields(request: Request, principal: Principal,
                   scopes: set[str]) -> list[ConstraintField]:
     """A constraint field for each declared constraint the requested scopes fall under."""
     client = PageClient(request, principal)
@@ -101,7 +101,7 @@ async def consent_page(request: Request, db: SessionDep, principal: PersonSessio
     return render(request, principal, "agents", "oauth/consent.html", {
         "agent": await _agent_card(db, oauth_request, principal),
         "scopes": [(s, descriptions.get(s, s)) for s in scopes],
-        "fields": await _fields(request, principal, set(scopes)),
+        "fields": await constraint_fields(request, principal, set(scopes)),
         "request_query": urlencode(items),
         "resource": oauth_request.resource,
     })

@@ -3,8 +3,8 @@
 An agent without a browser shows the person a user code and this page's address.
 The person, signed in, types the code (or follows ``verification_uri_complete``),
 sees which agent asks for what, in plain words, and approves (possibly less than
-asked) or denies. Approving creates the Grant; the agent's next poll of the token
-endpoint then gets its tokens.
+asked: fewer scopes, only some channels) or denies. Approving creates the Grant;
+the agent's next poll of the token endpoint then gets its tokens.
 
 People-only (``PersonSession``) with the session's CSRF token on the decision, so
 no token, and no other site, can approve a device. Section 5.4 (remote phishing):
@@ -24,9 +24,11 @@ from gateway.db import SessionDep
 from gateway.identity.auth import PersonSession
 from gateway.identity.models import Agent, Grant
 from gateway.oauth import device
+from gateway.oauth.consent import constraint_fields
 from gateway.oauth.models import DeviceCode
 from gateway.policy.scopes import scope_descriptions
 from gateway.principal import Principal
+from gateway.web.agents import proposed_constraints
 from gateway.web.pages import render
 
 router = APIRouter(prefix="/device")
@@ -41,13 +43,14 @@ def _form(request: Request, principal: Principal, *, user_code: str = "",
                   {"user_code": user_code, "error": error}, status_code=status_code)
 
 
-def _consent(request: Request, principal: Principal, record: DeviceCode,
-             agent: Agent) -> HTMLResponse:
+async def _consent(request: Request, principal: Principal, record: DeviceCode,
+                   agent: Agent) -> HTMLResponse:
     scopes = scope_descriptions(request.app.state.services)
     host = urlsplit(agent.client_id).hostname if agent.client_id.startswith("https://") else None
     return render(request, principal, "agents", "oauth/device_consent.html", {
         "record": record, "agent": agent, "host": host,
         "scopes": [(s, scopes.get(s, s)) for s in record.scope.split()],
+        "fields": await constraint_fields(request, principal, set(record.scope.split())),
     })
 
 
@@ -60,7 +63,7 @@ async def device_page(request: Request, principal: PersonSession, db: SessionDep
     found = await device.find_pending(db, user_code)
     if found is None:
         return _form(request, principal, user_code=user_code, error=NOT_FOUND, status_code=404)
-    return _consent(request, principal, *found)
+    return await _consent(request, principal, *found)
 
 
 @router.post("")
@@ -80,9 +83,9 @@ async def decide(request: Request, principal: PersonSession, db: SessionDep) -> 
         return render(request, principal, "agents", "oauth/device_done.html",
                       {"agent": agent, "approved": False})
     if not chosen:
-        return _consent(request, principal, record, agent)
+        return await _consent(request, principal, record, agent)
     grant = Grant(user_id=principal.user_id, agent_id=agent.id, scope=" ".join(chosen),
-                  constraints={}, resources=[record.resource])
+                  constraints=proposed_constraints(form, {}), resources=[record.resource])
     db.add(grant)
     await db.flush()
     await device.decide(db, record, principal.user_id, grant_id=grant.id)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import httpx
 from fastapi import FastAPI
 from sqlalchemy import select
@@ -109,3 +111,29 @@ async def test_an_unknown_or_used_code_is_not_found(
     assert again.status_code == 404
     assert "That code is not valid" in again.text
     assert unknown.status_code == 404
+
+
+async def test_approving_for_some_channels_only_limits_the_grant_to_them(
+        app: FastAPI, client: httpx.AsyncClient) -> None:
+    started = await start(app, scope="chat:read")
+    await signed_in(client, "alice")
+    consent = await client.get("/device", params={"user_code": started.record.user_code})
+    assert "Only these channels" in consent.text
+    offered = dict((label, value) for value, label in re.findall(
+        r'name="value:chat:channels" value="([^"]+)" checked>\s*<span>([^<]+)</span>',
+        consent.text))
+    assert {"design", "general"} <= offered.keys()
+
+    done = await client.post("/device", data={
+        "csrf_token": csrf_token(consent.text), "user_code": started.record.user_code,
+        "scope": ["chat:read"], "decision": "approve", "constraint": "chat:channels",
+        "offered:chat:channels": list(offered.values()),
+        "value:chat:channels": [offered["design"]]})
+
+    assert done.status_code == 200
+    row = await record(app, started.record.user_code)
+
+    async def load(db: AsyncSession) -> Grant | None:
+        return await db.get(Grant, row.grant_id)
+    grant = await in_db(app, load)
+    assert grant.constraints == {"chat:channels": [offered["design"]]}
