@@ -181,6 +181,23 @@ async def test_mark_read_by_an_agent_records_it(chat: Chat, design: str) -> None
     assert (summary["unread_count"], summary["marked_by"]) == (0, marked)
 
 
+async def test_a_live_read_by_an_agent_records_it_too(chat: Chat, design: str) -> None:
+    response = await agent_call(chat, "GET", f"/channels/{design}/messages", HELPER, PLANNER,
+                                scopes=("chat:read", "chat:mark_read"), effects="live")
+
+    assert response.status_code == 200, response.text
+    summary = await chat.summary(ALICE, design)
+    assert (summary["unread_count"], summary["marked_by"]) == (
+        0, {"agent": HELPER.sub, "name": "Helper"})
+
+
+async def test_a_peek_read_by_an_agent_records_nothing(chat: Chat, design: str) -> None:
+    await agent_call(chat, "GET", f"/channels/{design}/messages", PLANNER)
+
+    summary = await chat.summary(ALICE, design)
+    assert (summary["unread_count"], summary["marked_by"]) == (2, None)
+
+
 async def test_the_persons_own_read_clears_marked_by(chat: Chat, design: str) -> None:
     first = (await new(chat, design, PLANNER))["items"][0]["id"]
     await agent_call(chat, "POST", f"/channels/{design}/read", PLANNER, effects="live",
