@@ -28,8 +28,9 @@ from services.chat.sql import insert_unless_exists
 from services.chat.visibility import OutsideChannelLimit, Viewer
 from services.common.problems import BadRequest, Conflict
 
-# A channel, the caller's read position, unread count, mention count, last message time.
-SummaryQuery = Select[Channel, int, Any, Any, dt.datetime]
+# A channel, the caller's read position, unread count, mention count, last message time,
+# and the agent (sub, name) that last moved the position, if one did.
+SummaryQuery = Select[Channel, int, Any, Any, dt.datetime, str | None, str | None]
 
 
 def visible_channel_ids(viewer: Viewer) -> Select[uuid.UUID]:
@@ -82,7 +83,7 @@ def _summaries_query(user_id: uuid.UUID) -> SummaryQuery:
             Channel, position,
             read_state.unread_count_query(Channel.id, user_id, position).scalar_subquery(),
             read_state.mention_count_query(Channel.id, user_id, position).scalar_subquery(),
-            last_message_at,
+            last_message_at, Member.read_marked_by, Member.read_marked_by_name,
         )
         .outerjoin(Member, and_(Member.channel_id == Channel.id, Member.user_id == user_id))
         .where(or_(Channel.kind == ChannelKind.PUBLIC, Member.user_id.is_not(None)))
@@ -117,8 +118,9 @@ async def _summaries(session: AsyncSession, stmt: SummaryQuery,
             topic=channel.topic, is_member=position is not None,
             unread_count=unread or 0, mention_count=mentions or 0,
             last_read_id=position or 0, last_message_at=last_at,
+            marked_by=people.agent_ref(marked_by, marked_by_name),
         ))
-        for channel, position, unread, mentions, last_at in rows
+        for channel, position, unread, mentions, last_at, marked_by, marked_by_name in rows
     ]
 
 

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.chat import channels, cursors, people, read_state
 from services.chat.errors import InvalidReference, MessageNotFound
 from services.chat.models import Channel, ChannelKind, ChatUser, Member, Mention, Message
-from services.chat.schemas import MessageCreate, MessageOut, MessagePage, Thread
+from services.chat.schemas import AgentRef, MessageCreate, MessageOut, MessagePage, Thread
 from services.chat.visibility import Viewer
 from services.common.txn_token import TxnContext
 
@@ -51,7 +51,7 @@ async def read_channel(session: AsyncSession, ctx: TxnContext, channel: Channel,
     page, more = rows[:limit], len(rows) > limit
     if ctx.effects == "live" and member is not None and newest is not None:
         # Catching up on the channel covers its threads too, so mentions there are acknowledged.
-        await read_state.advance(session, member, newest)
+        await read_state.advance(session, member, newest, by=people.acting_agent(ctx))
     return MessagePage(
         items=await render(session, people.caller_id(ctx), page),
         next_cursor=cursors.encode(page[-1].id) if more else None,
@@ -78,8 +78,12 @@ async def get_thread(session: AsyncSession, viewer_id: uuid.UUID, channel: Chann
 
 
 async def post(session: AsyncSession, me: ChatUser, channel: Channel, member: Member,
-               body: MessageCreate, now: dt.datetime) -> Message:
-    """Post a message or a thread reply, record its mentions, and move the poster's position."""
+               body: MessageCreate, now: dt.datetime, *, via: AgentRef | None = None) -> Message:
+    """Post a message or a thread reply, record its mentions, and move the poster's position.
+
+    ``via`` is the agent posting it for ``me``: kept on the message, so everyone sees it
+    as "me via agent" (issue 4, attribution).
+    """
     parent = None
     if body.thread_id is not None:
         parent = await session.scalar(select(Message).where(
@@ -90,7 +94,8 @@ async def post(session: AsyncSession, me: ChatUser, channel: Channel, member: Me
             raise InvalidReference("Reply to the thread's first message, not to a reply.",
                                    thread_id=parent.thread_id)
     message = Message(channel_id=channel.id, author_id=me.id, thread_id=body.thread_id,
-                      text=body.text, created_at=now, reply_count=0)
+                      text=body.text, created_at=now, reply_count=0,
+                      via_agent=via.agent if via else None, via_name=via.name if via else None)
     session.add(message)
     await session.flush()
     if parent is not None:
@@ -102,7 +107,7 @@ async def post(session: AsyncSession, me: ChatUser, channel: Channel, member: Me
     await _record_mentions(session, me, channel, message)
     if parent is None:
         # Your own new message is read by you. A reply leaves your place in the channel alone.
-        await read_state.advance(session, member, message.id)
+        await read_state.advance(session, member, message.id, by=via)
     return message
 
 
@@ -163,6 +168,7 @@ async def render(session: AsyncSession, viewer_id: uuid.UUID,
             reply_count=m.reply_count, last_reply_at=m.last_reply_at,
             mentions=mentioned.get(m.id, []),
             seen_by=[people.person(u) for u in seen.get(m.id, [])],
+            via=people.agent_ref(m.via_agent, m.via_name),
         )
         for m in messages
     ]

@@ -76,6 +76,10 @@ class Member(Base):
     joined_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     # 0 means "nothing read yet"; message ids start at 1.
     last_read_id: Mapped[int] = mapped_column(BigInteger, default=0)
+    # Who last moved the read position when an agent did it for the person (its actor
+    # ``sub`` and name); NULL when the person themself did, so they can see who did it.
+    read_marked_by: Mapped[str | None] = mapped_column(String(200))
+    read_marked_by_name: Mapped[str | None] = mapped_column(String(200))
 
 
 class Message(Base):
@@ -102,6 +106,10 @@ class Message(Base):
     # Kept on the parent when a reply is posted, so a page never aggregates its threads.
     reply_count: Mapped[int] = mapped_column(Integer, default=0)
     last_reply_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    # The agent that posted it for the author (actor ``sub`` and name), shown to everyone as
+    # "author via agent"; NULL when the person posted it themself.
+    via_agent: Mapped[str | None] = mapped_column(String(200))
+    via_name: Mapped[str | None] = mapped_column(String(200))
 
 
 class Mention(Base):
@@ -120,3 +128,23 @@ class Mention(Base):
     # Denormalised from the message so the count above needs no join.
     channel_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("chat_channels.id", ondelete="CASCADE"))
+
+
+class AgentCursor(Base):
+    """How far one agent has looked in a channel for one person: its own place, not theirs.
+
+    Keyed by (person, agent, channel); the agent is the acting actor's ``sub`` from the
+    Txn-Token (a sub-agent has its own). Moving it changes nothing the person can see:
+    their read position, unread counts and receipts live on :class:`Member`.
+    """
+
+    __tablename__ = "chat_agent_cursors"
+
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("chat_users.id", ondelete="CASCADE"), primary_key=True)
+    agent: Mapped[str] = mapped_column(String(200), primary_key=True)
+    channel_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("chat_channels.id", ondelete="CASCADE"), primary_key=True, index=True)
+    # The newest message id the agent has seen; 0: it has not looked yet.
+    last_seen_id: Mapped[int] = mapped_column(BigInteger, default=0)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())

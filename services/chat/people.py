@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.chat import cursors
 from services.chat.errors import InvalidReference
 from services.chat.models import ChatUser
-from services.chat.schemas import DirectoryEntry, Person, UserPage
+from services.chat.schemas import AgentRef, DirectoryEntry, Person, UserPage
 from services.chat.sql import insert_unless_exists
 from services.common.problems import Conflict, Problem
 from services.common.txn_token import TxnContext
@@ -27,6 +27,24 @@ def caller_id(ctx: TxnContext) -> uuid.UUID:
         return uuid.UUID(ctx.sub)
     except ValueError as exc:
         raise Problem(401, "invalid-token", "The Txn-Token's subject is not a person.") from exc
+
+
+def acting_agent(ctx: TxnContext) -> AgentRef | None:
+    """The agent acting in this call, or None when the person acts themself.
+
+    RFC 8693 section 4.1: the current actor is the outermost ``act``; the gateway hands
+    the chain over outermost first, so a sub-agent is itself the one acting.
+    """
+    if not ctx.actors:
+        return None
+    actor = ctx.actors[0]
+    # The gateway names the acting agent; an unnamed one is still identified by its sub.
+    return AgentRef(agent=actor.sub, name=actor.name or actor.sub)
+
+
+def agent_ref(agent: str | None, name: str | None) -> AgentRef | None:
+    """An agent stored with a row (its sub and name), or None when the person acted."""
+    return AgentRef(agent=agent, name=name or agent) if agent else None
 
 
 async def sync_caller(session: AsyncSession, ctx: TxnContext, now: dt.datetime) -> ChatUser:

@@ -22,7 +22,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
 from services.chat.models import ChatUser, Member, Mention, Message
-from services.chat.schemas import ReadState
+from services.chat.people import agent_ref
+from services.chat.schemas import AgentRef, ReadState
 
 # A value, or a column of an enclosing query (channels.py uses them as correlated subqueries).
 ChannelRef = uuid.UUID | SQLColumnExpression[uuid.UUID]
@@ -63,22 +64,29 @@ async def newest_message_id(session: AsyncSession, channel_id: uuid.UUID) -> int
     return result
 
 
-async def advance(session: AsyncSession, member: Member, message_id: int) -> bool:
+async def advance(session: AsyncSession, member: Member, message_id: int, *,
+                  by: AgentRef | None) -> bool:
     """Move ``member``'s read position forward to ``message_id``; never backward.
 
     The guard is in the UPDATE itself, so two tabs marking read at once can't move the
     position back, and an unchanged position costs no write. Returns whether it moved.
+    ``by`` is the agent moving it for the person (None: the person themself), kept with
+    the position so the person can see who marked their channel read.
     """
     if message_id <= member.last_read_id:
         return False
+    marked_by, marked_by_name = (by.agent, by.name) if by else (None, None)
     result: Any = await session.execute(
         update(Member)
         .where(Member.channel_id == member.channel_id, Member.user_id == member.user_id,
                Member.last_read_id < message_id)
-        .values(last_read_id=message_id)
+        .values(last_read_id=message_id, read_marked_by=marked_by,
+                read_marked_by_name=marked_by_name)
         .execution_options(synchronize_session=False)
     )
     set_committed_value(member, "last_read_id", message_id)
+    set_committed_value(member, "read_marked_by", marked_by)
+    set_committed_value(member, "read_marked_by_name", marked_by_name)
     return bool(result.rowcount)
 
 
@@ -89,7 +97,8 @@ async def state(session: AsyncSession, member: Member) -> ReadState:
     mentions = await session.scalar(
         mention_count_query(member.channel_id, member.user_id, member.last_read_id))
     return ReadState(channel_id=member.channel_id, last_read_id=member.last_read_id,
-                     unread_count=unread or 0, mention_count=mentions or 0)
+                     unread_count=unread or 0, mention_count=mentions or 0,
+                     marked_by=agent_ref(member.read_marked_by, member.read_marked_by_name))
 
 
 async def seen_by(session: AsyncSession, viewer_id: uuid.UUID,

@@ -15,22 +15,25 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Response, status
 
-from services.chat import channels, messages, people, read_state, search
+from services.chat import agent_cursors, channels, messages, people, read_state, search
 from services.chat.auth import ChatMarkRead, ChatRead, ChatWrite
 from services.chat.cursors import MAX_ID
 from services.chat.deps import Cursor, Limit, Now
 from services.chat.errors import InvalidReference
 from services.chat.models import Message
 from services.chat.schemas import (
+    AgentCursorOut,
     ChannelCreate,
     ChannelDetail,
     ChannelPage,
+    CursorAdvance,
     DirectMessageOpen,
     MarkRead,
     MembersAdd,
     MessageCreate,
     MessageOut,
     MessagePage,
+    NewMessages,
     ReadState,
     SearchPage,
     Thread,
@@ -133,7 +136,8 @@ async def post_message(session: SessionDep, ctx: ChatWrite, now: Now, channel_id
     """Post a message, or a reply when thread_id is given."""
     me = await people.sync_caller(session, ctx, now)
     channel, member = await channels.get_membership(session, channel_id, Viewer.of(ctx))
-    message = await messages.post(session, me, channel, member, body, now)
+    message = await messages.post(session, me, channel, member, body, now,
+                                  via=people.acting_agent(ctx))
     [result] = await messages.render(session, me.id, [message])
     await keep_only_if_live(session, ctx)
     return result
@@ -152,6 +156,38 @@ async def get_thread(session: SessionDep, ctx: ChatRead, now: Now, channel_id: C
                                      cursor=cursor, limit=limit)
 
 
+@router.get("/channels/{channel_id}/new", operation_id="list_new_messages",
+            response_model=NewMessages, responses=problem_responses(403, 404),
+            openapi_extra=READ_PRESENCE)
+async def list_new_messages(
+    session: SessionDep, ctx: ChatRead, now: Now, channel_id: ChannelId, limit: Limit = 50,
+    after: Annotated[int | None, Query(ge=0, le=MAX_ID, description=(
+        "Start after this message id instead of your cursor (to page on)."))] = None,
+) -> NewMessages:
+    """What is new since you last looked: messages after your own cursor, oldest first."""
+    # An agent's cursor is its own (per person, agent and channel): reading here never
+    # marks anything read for the person. advance_cursor moves it.
+    await people.sync_caller(session, ctx, now)
+    channel, _ = await channels.get_visible(session, channel_id, Viewer.of(ctx))
+    return await agent_cursors.new_messages(session, ctx, channel, after=after, limit=limit)
+
+
+# The agent's own cursor is not the person's state: moving it is allowed in peek mode
+# (agents read in peek), and only a dry-run leaves it where it was.
+@router.put("/channels/{channel_id}/cursor", operation_id="advance_cursor",
+            response_model=AgentCursorOut, responses=problem_responses(403, 404),
+            openapi_extra=effects(writes=["agent_cursor"]))
+async def advance_cursor(session: SessionDep, ctx: ChatRead, now: Now, channel_id: ChannelId,
+                         body: CursorAdvance) -> AgentCursorOut:
+    """Move your own read cursor forward to a message (it never moves back)."""
+    await people.sync_caller(session, ctx, now)
+    channel, _ = await channels.get_visible(session, channel_id, Viewer.of(ctx))
+    result = await agent_cursors.advance(session, ctx, channel, body.message_id, now)
+    if ctx.effects == "dry-run":
+        await session.rollback()
+    return result
+
+
 @router.post("/channels/{channel_id}/read", operation_id="mark_channel_read",
              response_model=ReadState, responses=problem_responses(403, 404),
              openapi_extra=effects(writes=["read_position", "read_receipt", "mention_ack",
@@ -164,7 +200,7 @@ async def mark_channel_read(session: SessionDep, ctx: ChatMarkRead, now: Now,
     exists = await session.get(Message, body.message_id)
     if exists is None or exists.channel_id != channel.id:
         raise InvalidReference("message_id names no message in this channel.")
-    await read_state.advance(session, member, body.message_id)
+    await read_state.advance(session, member, body.message_id, by=people.acting_agent(ctx))
     result = await read_state.state(session, member)
     await keep_only_if_live(session, ctx)
     return result

@@ -47,6 +47,13 @@ class Person(BaseModel):
     name: str
 
 
+class AgentRef(BaseModel):
+    """An agent that acted for a person: its actor id from the Txn-Token, and its name."""
+
+    agent: str = Field(description="The acting agent's id (the actor's sub).")
+    name: str = Field(description="What to call it, e.g. \"Trip Planner\".")
+
+
 class DirectoryEntry(Person):
     last_seen_at: dt.datetime | None
 
@@ -85,6 +92,8 @@ class ChannelSummary(BaseModel):
     unread_count: int
     mention_count: int
     last_read_id: int
+    marked_by: AgentRef | None = Field(
+        None, description="The agent that last moved your read position; null if you did.")
     last_message_at: dt.datetime | None
 
 
@@ -116,6 +125,8 @@ class MessageOut(BaseModel):
     last_reply_at: dt.datetime | None
     mentions: list[str]
     seen_by: list[Person] = Field(description="Who has read it; only on your own messages.")
+    via: AgentRef | None = Field(
+        None, description="The agent that posted it for its author; null if they did.")
 
 
 class MessagePage(BaseModel):
@@ -138,6 +149,29 @@ class ReadState(BaseModel):
     last_read_id: int
     unread_count: int
     mention_count: int
+    marked_by: AgentRef | None = Field(
+        None, description="The agent that last moved your read position; null if you did.")
+
+
+# --- an agent's own place ------------------------------------------------------------------
+
+class CursorAdvance(Body):
+    message_id: MessageId = Field(description="The newest message the agent has now seen.")
+
+
+class AgentCursorOut(BaseModel):
+    channel_id: uuid.UUID
+    agent: str = Field(description="Whose cursor: the acting agent (the person, if none).")
+    last_seen_id: int = Field(description="The newest message it has seen; 0: none yet.")
+    updated_at: dt.datetime | None = Field(description="When it last moved; null: never.")
+
+
+class NewMessages(BaseModel):
+    cursor: AgentCursorOut
+    items: list[MessageOut] = Field(
+        description="Messages (thread replies too) after the cursor, oldest first.")
+    has_more: bool = Field(description="Newer messages exist past the last item: page with "
+                                       "after=<its id>, or advance the cursor and ask again.")
 
 
 # --- search -----------------------------------------------------------------------------

@@ -23,6 +23,7 @@ async def test_posted_message_has_the_full_shape(chat: Chat, design: str, clock:
         "author": {"id": BOB.id, "username": "bob", "name": "Bob Chen"},
         "text": "hello @alice", "created_at": "2026-03-02T09:00:00Z", "thread_id": None,
         "reply_count": 0, "last_reply_at": None, "mentions": ["alice"], "seen_by": [],
+        "via": None,
     }
 
 

@@ -98,7 +98,7 @@ async def test_mark_read_moves_position_forward_only(chat: Chat, design: str) ->
                          json={"message_id": first["id"]})
 
     assert state == {"channel_id": design, "last_read_id": second["id"], "unread_count": 1,
-                     "mention_count": 0}
+                     "mention_count": 0, "marked_by": None}
     assert back == state
 
 
