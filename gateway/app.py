@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from gateway import discovery
+from gateway.activity.recorder import ActivityRecorder
 from gateway.config import Settings
 from gateway.identity import router as identity
 from gateway.identity.throttle import LoginThrottle
@@ -32,7 +33,7 @@ from gateway.timing import TimingMiddleware
 from gateway.web import router as web
 from gateway.web.errors import install_html_errors
 from gateway.web.templating import STATIC_DIR, make_templates
-from services.common.db import make_engine, make_sessionmaker
+from services.common.db import is_sqlite, make_engine, make_sessionmaker
 from services.common.problems import install_problem_handlers
 from services.common.text_guard import RejectNulMiddleware
 from services.common.txn_token import StaticKeys
@@ -52,6 +53,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     services = ServiceRegistry.build(
         settings.service_urls(), database_url=settings.database_url, issuer=settings.issuer,
         keys=service_keys, timeout=settings.upstream_timeout)
+    recorder = ActivityRecorder(sessionmaker, exclusive_writes=is_sqlite(settings.database_url))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -60,7 +62,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await access_keys.load(sessionmaker)
         # Separate service processes may still be starting: retry a little, then stay lazy.
         await services.load_all(attempts=10 if any(settings.service_urls().values()) else 1)
+        recorder.start()
         yield
+        await recorder.stop()
         await services.aclose()
         await engine.dispose()
 
@@ -82,7 +86,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         refresh_token_days=settings.refresh_token_days)
     app.state.pipeline = Pipeline(
         services, TxnTokenMinter(txn_keys, issuer=settings.issuer, ttl=settings.txn_token_ttl),
-        issuer=settings.issuer)
+        issuer=settings.issuer, activity=recorder)
+    app.state.activity = recorder
     app.state.login_throttle = LoginThrottle(max_failures=settings.login_max_failures,
                                              window_seconds=settings.login_window_seconds)
     app.state.templates = make_templates()

@@ -1,4 +1,4 @@
-"""``agentgate serve | migrate | seed``."""
+"""``agentgate serve | migrate | seed | activity verify``."""
 
 from __future__ import annotations
 
@@ -32,6 +32,23 @@ def seed(settings: Settings) -> bool:
     return asyncio.run(load(settings.database_url))
 
 
+def verify_activity(settings: Settings) -> bool:
+    """Walk the activity chain; print OK with the count, or the first broken entry."""
+    from gateway.activity.verify import verify_chain
+    from services.common.db import make_engine, make_sessionmaker
+
+    async def run() -> bool:
+        engine = make_engine(settings.database_url)
+        try:
+            verdict = await verify_chain(make_sessionmaker(engine))
+        finally:
+            await engine.dispose()
+        print(verdict)
+        return verdict.ok
+
+    return asyncio.run(run())
+
+
 def serve(settings: Settings, host: str, port: int) -> None:
     import uvicorn
 
@@ -58,6 +75,9 @@ def main(argv: list[str] | None = None) -> int:
     serve_cmd.add_argument("--port", type=int, default=8000)
     commands.add_parser("migrate", help="upgrade the database to the newest schema")
     commands.add_parser("seed", help="load the demo data into an empty database")
+    activity_cmd = commands.add_parser("activity", help="the activity record")
+    activity_commands = activity_cmd.add_subparsers(dest="activity_command", required=True)
+    activity_commands.add_parser("verify", help="check the hash chain; exit 1 if it is broken")
     args = parser.parse_args(argv)
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
@@ -70,6 +90,8 @@ def main(argv: list[str] | None = None) -> int:
     elif args.command == "seed":
         migrate(settings)
         print("demo data loaded" if seed(settings) else "database already has people; unchanged")
+    elif args.command == "activity":
+        return 0 if verify_activity(settings) else 1
     return 0
 
 

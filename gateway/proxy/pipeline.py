@@ -16,6 +16,7 @@ from typing import Any
 
 import httpx
 
+from gateway.activity.recorder import ActivityRecorder
 from gateway.policy.manifest import Operation
 from gateway.principal import Principal
 from gateway.proxy.services import Service, ServiceRegistry
@@ -40,6 +41,7 @@ class Upstream:
     headers: dict[str, str]
     content: bytes
     operation: Operation
+    effects: EffectsMode = "live"
 
     def json(self) -> Any:
         return json.loads(self.content) if self.content else None
@@ -62,10 +64,12 @@ def insufficient_scope(issuer: str, missing: list[str], required: frozenset[str]
 
 
 class Pipeline:
-    def __init__(self, services: ServiceRegistry, minter: TxnTokenMinter, *, issuer: str) -> None:
+    def __init__(self, services: ServiceRegistry, minter: TxnTokenMinter, *, issuer: str,
+                 activity: ActivityRecorder | None = None) -> None:
         self.services = services
         self.minter = minter
         self.issuer = issuer
+        self.activity = activity
 
     async def call(
         self,
@@ -79,7 +83,48 @@ class Pipeline:
         body: bytes = b"",
         headers: Mapping[str, str] | None = None,
     ) -> Upstream:
-        """Run one call for ``principal`` through every stage and return the service's answer."""
+        """Run one call for ``principal`` through every stage and record it (stage 8)."""
+        recorder = self.activity
+        if recorder is None:
+            return await self._run(principal, method, service_name, path, request_id=request_id,
+                                   query=query, body=body, headers=headers)
+        async with recorder.gate.call():
+            try:
+                upstream = await self._run(principal, method, service_name, path,
+                                           request_id=request_id, query=query, body=body,
+                                           headers=headers)
+            except Problem as problem:
+                recorder.record_call(principal, method, service_name, path,
+                                     request_id=request_id, effects=None, status=problem.status,
+                                     operation=self._known_operation(service_name, method, path),
+                                     problem=problem)
+                raise
+        recorder.record_call(principal, method, service_name, path, request_id=request_id,
+                             operation=upstream.operation, effects=upstream.effects,
+                             status=upstream.status, headers=upstream.headers,
+                             content=upstream.content)
+        return upstream
+
+    def _known_operation(self, service_name: str, method: str, path: str) -> Operation | None:
+        """The operation a refused call was for, if the route got that far (for the record)."""
+        try:
+            return self.services.get(service_name).manifest.match(method, path)[0]
+        except Exception:
+            return None
+
+    async def _run(
+        self,
+        principal: Principal,
+        method: str,
+        service_name: str,
+        path: str,
+        *,
+        request_id: str,
+        query: str = "",
+        body: bytes = b"",
+        headers: Mapping[str, str] | None = None,
+    ) -> Upstream:
+        """Run one call for ``principal`` through stages 2 to 7 and return the service's answer."""
         headers = headers or {}
         with stage("route"):
             service = self.services.get(service_name)
@@ -108,7 +153,7 @@ class Pipeline:
         kept = {k: v for k in FORWARDED_RESPONSE_HEADERS if (v := response.headers.get(k))}
         if "location" in kept and kept["location"].startswith("/"):
             kept["location"] = f"/api/{service.name}{kept['location']}"
-        return Upstream(response.status_code, kept, response.content, operation)
+        return Upstream(response.status_code, kept, response.content, operation, ctx.effects)
 
     def _route(self, service: Service, method: str, path: str) -> Operation:
         operation, path_exists = service.manifest.match(method, path)
