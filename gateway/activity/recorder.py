@@ -120,9 +120,7 @@ class ActivityRecorder:
 
     async def _write_batch(self, batch: list[Call]) -> None:
         try:
-            rows = [self._fields(call) for call in batch]
-            async with self.gate.write():
-                await self.append(rows)
+            await self.append([self._fields(call) for call in batch])
         except Exception:
             # The record must not take the gateway down with it; the loss is logged.
             log.exception("activity: %d entries could not be written", len(batch))
@@ -162,15 +160,24 @@ class ActivityRecorder:
         """Append ``rows`` (entry fields without seq and hashes) to the chain, in order."""
         if not rows:
             return []
-        async with self.sessionmaker() as db, db.begin():
-            seq, prev = await _lock_head(db)
-            for row in rows:
-                seq += 1
-                row["seq"], row["prev_hash"] = seq, prev
-                row["hash"] = prev = entry_hash(row)
-            await db.execute(insert(ActivityEntry), rows)
-            await db.execute(update(ActivityHead).where(ActivityHead.id == HEAD_ID)
-                             .values(seq=seq, hash=prev))
+        async with self.sessionmaker() as db:
+            # The connection first, the gate second: calls waiting at the gate may hold
+            # pooled connections, and a writer that needed one of them would wait forever.
+            await db.connection()
+            async with self.gate.write():
+                try:
+                    seq, prev = await _lock_head(db)
+                    for row in rows:
+                        seq += 1
+                        row["seq"], row["prev_hash"] = seq, prev
+                        row["hash"] = prev = entry_hash(row)
+                    await db.execute(insert(ActivityEntry), rows)
+                    await db.execute(update(ActivityHead).where(ActivityHead.id == HEAD_ID)
+                                     .values(seq=seq, hash=prev))
+                    await db.commit()
+                except BaseException:
+                    await db.rollback()
+                    raise
         return rows
 
 

@@ -45,7 +45,9 @@ class ChannelTitles:
     """Channel titles seen in a person's earlier answers, so a later read can name its channel.
 
     Keyed by (person, channel): a DM's title depends on who looks, and a private
-    channel's name must never leak into someone else's record. Bounded (LRU).
+    channel's name must never leak into someone else's record. A public channel's
+    title is the same for everyone and in everyone's directory, so it is also kept
+    under no person, for whoever reads that channel next. Bounded (LRU).
     """
 
     def __init__(self, size: int = 10_000) -> None:
@@ -55,17 +57,24 @@ class ChannelTitles:
     def get(self, person: uuid.UUID | None, channel_id: str | None) -> str | None:
         if channel_id is None:
             return None
-        title = self._titles.get((person, channel_id))
-        if title is not None:
-            self._titles.move_to_end((person, channel_id))
-        return title
+        for key in ((person, channel_id), (None, channel_id)):
+            title = self._titles.get(key)
+            if title is not None:
+                self._titles.move_to_end(key)
+                return title
+        return None
 
     def learn(self, person: uuid.UUID | None, body: Any) -> None:
         """Remember every (id, title) pair an answer carries (channels, search hits)."""
         for channel in _channels_in(body):
-            key = (person, str(channel["id"]))
-            self._titles[key] = str(channel["title"])
-            self._titles.move_to_end(key)
+            keys = [(person, str(channel["id"]))]
+            if channel.get("kind") == "public":
+                keys.append((None, str(channel["id"])))
+            name = channel.get("name")
+            title = f"#{name}" if isinstance(name, str) and name else str(channel["title"])
+            for key in keys:
+                self._titles[key] = title
+                self._titles.move_to_end(key)
         while len(self._titles) > self.size:
             self._titles.popitem(last=False)
 
