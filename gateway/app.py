@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from gateway import discovery
+from gateway.activity.gate import GateMiddleware
 from gateway.activity.recorder import ActivityRecorder
 from gateway.config import Settings
 from gateway.identity import router as identity
@@ -107,6 +108,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(RejectNulMiddleware)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(TimingMiddleware)
+    if recorder.gate.exclusive:
+        app.add_middleware(GateMiddleware, gate=recorder.gate)
     return app
 
 

@@ -9,6 +9,9 @@ only (``UPDATE ... RETURNING`` on the head row: a row lock on PostgreSQL, the wr
 lock on SQLite, taken by the transaction's first statement so two writers never
 read the same head).
 
+On SQLite the writer also waits for a quiet moment between requests and holds new
+ones back while it writes (gateway/activity/gate.py); PostgreSQL needs no such care.
+
 What a crash can lose: the calls queued but not yet written, at most the batch in
 flight plus whatever arrived during it (normally milliseconds of traffic). A clean
 shutdown drains the queue first. Tests call :meth:`flush` to wait for the writes.
@@ -65,8 +68,9 @@ class ActivityRecorder:
     def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], *,
                  exclusive_writes: bool = False) -> None:
         self.sessionmaker = sessionmaker
-        # SQLite: the writer runs alone, between calls (gateway/activity/gate.py).
+        # SQLite: the writer runs alone, between requests (gateway/activity/gate.py).
         self.gate = WriterGate(exclusive=exclusive_writes)
+        self._urgent = 0
         self.titles = ChannelTitles()
         self._queue: asyncio.Queue[Call] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
@@ -99,12 +103,20 @@ class ActivityRecorder:
             self._task = None
 
     async def flush(self) -> None:
-        """Wait until every call recorded so far is written (or, without a writer, write it)."""
-        if self._task is None:
-            while not self._queue.empty():
-                await self._write_batch(self._take())
-            return
-        await self._queue.join()
+        """Wait until every call recorded so far is written (or, without a writer, write it).
+
+        The writer then skips its wait for a quiet moment: the caller is usually a
+        request itself, which the quiet moment would be waiting for.
+        """
+        self._urgent += 1
+        try:
+            if self._task is None:
+                while not self._queue.empty():
+                    await self._write_batch(self._take())
+                return
+            await self._queue.join()
+        finally:
+            self._urgent -= 1
 
     def _take(self) -> list[Call]:
         batch: list[Call] = []
@@ -161,10 +173,10 @@ class ActivityRecorder:
         if not rows:
             return []
         async with self.sessionmaker() as db:
-            # The connection first, the gate second: calls waiting at the gate may hold
-            # pooled connections, and a writer that needed one of them would wait forever.
+            # The connection first, the gate second: the writer must not hold the gate
+            # shut while it waits for a pooled connection that only requests can free.
             await db.connection()
-            async with self.gate.write():
+            async with self.gate.write(urgent=self._urgent > 0):
                 try:
                     seq, prev = await _lock_head(db)
                     for row in rows:

@@ -80,8 +80,10 @@ async def activity_page(request: Request, principal: PersonSession, db: SessionD
     """Show what you and your agents did, newest first."""
     recorder: ActivityRecorder = request.app.state.activity
     # The record is written off the request path; wait for what is queued so the page
-    # shows the call that happened a moment ago.
+    # shows the call that happened a moment ago. Then end the read transaction that
+    # authentication began: on SQLite its snapshot predates those writes.
     await recorder.flush()
+    await db.commit()
     query = select(ActivityEntry).where(ActivityEntry.user_id == principal.user_id)
     if agent == JUST_ME:
         query = query.where(ActivityEntry.agent_sub.is_(None))

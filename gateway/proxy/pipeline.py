@@ -88,17 +88,15 @@ class Pipeline:
         if recorder is None:
             return await self._run(principal, method, service_name, path, request_id=request_id,
                                    query=query, body=body, headers=headers)
-        async with recorder.gate.call():
-            try:
-                upstream = await self._run(principal, method, service_name, path,
-                                           request_id=request_id, query=query, body=body,
-                                           headers=headers)
-            except Problem as problem:
-                recorder.record_call(principal, method, service_name, path,
-                                     request_id=request_id, effects=None, status=problem.status,
-                                     operation=self._known_operation(service_name, method, path),
-                                     problem=problem)
-                raise
+        try:
+            upstream = await self._run(principal, method, service_name, path,
+                                       request_id=request_id, query=query, body=body,
+                                       headers=headers)
+        except Problem as problem:
+            recorder.record_call(principal, method, service_name, path, request_id=request_id,
+                                 effects=None, status=problem.status, problem=problem,
+                                 operation=self._known_operation(service_name, method, path))
+            raise
         recorder.record_call(principal, method, service_name, path, request_id=request_id,
                              operation=upstream.operation, effects=upstream.effects,
                              status=upstream.status, headers=upstream.headers,

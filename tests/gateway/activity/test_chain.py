@@ -12,7 +12,8 @@ import sqlalchemy as sa
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from gateway.activity.chain import GENESIS
+from gateway.activity.chain import GENESIS, HASHED_FIELDS, entry_hash
+from gateway.activity.models import ActivityEntry
 from gateway.activity.recorder import ActivityRecorder
 from gateway.activity.verify import verify_chain
 from gateway.cli import main
@@ -111,15 +112,23 @@ async def test_tampering_is_found_at_the_first_broken_entry(
 
 
 async def test_a_rehashed_edit_still_breaks_the_next_link(database_url: str) -> None:
-    """Someone who edits an entry and fixes its own hash breaks the next entry's prev_hash."""
+    """Someone who edits an entry and recomputes its hash breaks the next entry's link."""
     engine = await _recorded(database_url, 3)
     try:
-        await _raw(engine, "UPDATE gw_activity SET hash = 'f' || substr(hash, 2) WHERE seq = 2")
-        verdict = await verify_chain(make_sessionmaker(engine))
+        sessions = make_sessionmaker(engine)
+        async with sessions() as db:
+            entry = await db.get(ActivityEntry, 2)
+            assert entry is not None
+            fields = {name: getattr(entry, name) for name in HASHED_FIELDS}
+        fields["summary"] = "Nothing happened"
+        await _raw(engine, f"UPDATE gw_activity SET summary = 'Nothing happened', "
+                           f"hash = '{entry_hash(fields)}' WHERE seq = 2")
+        verdict = await verify_chain(sessions)
     finally:
         await engine.dispose()
 
-    assert (verdict.ok, verdict.broken_seq) == (False, 2)
+    assert (verdict.ok, verdict.broken_seq) == (False, 3)
+    assert "prev_hash" in verdict.reason
 
 
 async def test_postgres_refuses_updates_and_deletes(database_url: str) -> None:
