@@ -9,7 +9,6 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from gateway import discovery
-from gateway.activity.gate import GateMiddleware
 from gateway.activity.recorder import ActivityRecorder
 from gateway.config import Settings
 from gateway.identity import router as identity
@@ -54,7 +53,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     services = ServiceRegistry.build(
         settings.service_urls(), database_url=settings.database_url, issuer=settings.issuer,
         keys=service_keys, timeout=settings.upstream_timeout)
-    recorder = ActivityRecorder(sessionmaker, exclusive_writes=is_sqlite(settings.database_url))
+    # The activity writer has its own connection: a request waiting for its entry to be
+    # written (SQLite: group commit before the response) must not need one from the
+    # pool the waiting requests hold.
+    activity_engine = make_engine(settings.database_url, pool_size=1, max_overflow=0)
+    recorder = ActivityRecorder(make_sessionmaker(activity_engine),
+                                background=not is_sqlite(settings.database_url))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -67,6 +71,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         yield
         await recorder.stop()
         await services.aclose()
+        await activity_engine.dispose()
         await engine.dispose()
 
     app = FastAPI(title="agentgate", version="0.1.0", lifespan=lifespan,
@@ -108,8 +113,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(RejectNulMiddleware)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(TimingMiddleware)
-    if recorder.gate.exclusive:
-        app.add_middleware(GateMiddleware, gate=recorder.gate)
     return app
 
 

@@ -1,20 +1,27 @@
-"""Recording every call, off the request path: a queue and one writer task per process.
+"""Recording every call: off the request path on PostgreSQL, group-committed on SQLite.
 
-The pipeline hands each finished (or refused) call to :meth:`ActivityRecorder.record`,
-which only appends to an in-memory queue: no database round trip is added before
-the response. One writer task (started and stopped by the app's lifespan) takes
-what has queued up, builds the summaries and appends the whole batch to the hash
-chain in one transaction, holding the chain head's row lock for that transaction
-only (``UPDATE ... RETURNING`` on the head row: a row lock on PostgreSQL, the write
-lock on SQLite, taken by the transaction's first statement so two writers never
-read the same head).
+The pipeline hands each finished (or refused) call to :meth:`ActivityRecorder.record_call`.
+Summaries are built and the entries appended to the hash chain in batches, each in
+one transaction that holds the chain head's row lock (``UPDATE ... RETURNING`` on
+the head row: a row lock on PostgreSQL, the write lock on SQLite, taken by the
+transaction's first statement so two writers never read the same head).
 
-On SQLite the writer also waits for a quiet moment between requests and holds new
-ones back while it writes (gateway/activity/gate.py); PostgreSQL needs no such care.
+PostgreSQL (``background=True``): ``record_call`` only appends to an in-memory
+queue, so no database round trip is added before the response. One writer task
+(started and stopped by the app's lifespan) writes whatever has queued up. What a
+crash can lose: the calls queued but not yet written, at most the batch in flight
+plus what arrived during it (normally milliseconds of traffic); a clean shutdown
+drains the queue first. Tests call :meth:`flush` to wait for the writes.
 
-What a crash can lose: the calls queued but not yet written, at most the batch in
-flight plus whatever arrived during it (normally milliseconds of traffic). A clean
-shutdown drains the queue first. Tests call :meth:`flush` to wait for the writes.
+SQLite (``background=False``): a background commit would break other transactions.
+SQLite has one writer at a time, and in WAL mode a transaction that read first and
+then writes fails at once (``SQLITE_BUSY_SNAPSHOT``, which the busy timeout does not
+retry) if another connection committed in between; a chat read that marks read, a
+login, a revocation all do that, and a writer committing a moment after each call
+would meet the next one even when calls come one after another. So each call's
+entry is written before its response (nothing can be lost), with group commit: the
+first call to reach the writer's lock writes every entry queued behind it, and the
+others find theirs written when they get the lock.
 """
 
 from __future__ import annotations
@@ -33,7 +40,6 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.activity.chain import GENESIS, entry_hash
-from gateway.activity.gate import WriterGate
 from gateway.activity.models import HEAD_ID, ActivityEntry, ActivityHead
 from gateway.activity.summaries import ChannelTitles, Outcome, summarize
 from gateway.policy.manifest import Operation
@@ -66,31 +72,39 @@ class Call:
 
 class ActivityRecorder:
     def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], *,
-                 exclusive_writes: bool = False) -> None:
+                 background: bool = True) -> None:
         self.sessionmaker = sessionmaker
-        # SQLite: the writer runs alone, between requests (gateway/activity/gate.py).
-        self.gate = WriterGate(exclusive=exclusive_writes)
-        self._urgent = 0
+        self.background = background
         self.titles = ChannelTitles()
         self._queue: asyncio.Queue[Call] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
+        # Group commit (SQLite): one writer at a time; the others' entries ride along.
+        self._lock = asyncio.Lock()
 
-    def record(self, call: Call) -> None:
-        """Queue ``call`` for the writer; returns at once."""
+    async def record_call(self, principal: Principal, method: str, service: str, path: str, *,
+                          request_id: str, operation: Operation | None, effects: str | None,
+                          status: int, headers: dict[str, str] | None = None,
+                          content: bytes = b"", problem: Problem | None = None) -> None:
+        """Record one call as the pipeline saw it (the pipeline's only hook). Never raises."""
+        await self.record(Call(
+            at=utcnow(), principal=principal, service=service, method=method, path=path,
+            request_id=request_id, operation=operation, effects=effects, status=status,
+            problem=problem, content_type=(headers or {}).get("content-type", ""),
+            content=content))
+
+    async def record(self, call: Call) -> None:
         self._queue.put_nowait(call)
-
-    def record_call(self, principal: Principal, method: str, service: str, path: str, *,
-                    request_id: str, operation: Operation | None, effects: str | None,
-                    status: int, headers: dict[str, str] | None = None, content: bytes = b"",
-                    problem: Problem | None = None) -> None:
-        """Queue one call from the pipeline's point of view (the pipeline's only hook)."""
-        self.record(Call(at=utcnow(), principal=principal, service=service, method=method,
-                         path=path, request_id=request_id, operation=operation, effects=effects,
-                         status=status, problem=problem,
-                         content_type=(headers or {}).get("content-type", ""), content=content))
+        if self.background:
+            return
+        async with self._lock:
+            # Whoever held the lock before may already have written this call's entry.
+            # Shielded: a caller that goes away must not cancel the others' entries.
+            while not self._queue.empty():
+                await asyncio.shield(self._write_batch(self._take()))
 
     def start(self) -> None:
-        if self._task is None:
+        """Start the background writer (PostgreSQL); with group commit there is none."""
+        if self.background and self._task is None:
             self._task = asyncio.create_task(self._run(), name="activity-writer")
 
     async def stop(self) -> None:
@@ -103,20 +117,13 @@ class ActivityRecorder:
             self._task = None
 
     async def flush(self) -> None:
-        """Wait until every call recorded so far is written (or, without a writer, write it).
-
-        The writer then skips its wait for a quiet moment: the caller is usually a
-        request itself, which the quiet moment would be waiting for.
-        """
-        self._urgent += 1
-        try:
-            if self._task is None:
-                while not self._queue.empty():
-                    await self._write_batch(self._take())
-                return
+        """Wait until every call recorded so far is written (or, without a writer, write it)."""
+        if self._task is not None:
             await self._queue.join()
-        finally:
-            self._urgent -= 1
+            return
+        async with self._lock:
+            while not self._queue.empty():
+                await self._write_batch(self._take())
 
     def _take(self) -> list[Call]:
         batch: list[Call] = []
@@ -172,24 +179,15 @@ class ActivityRecorder:
         """Append ``rows`` (entry fields without seq and hashes) to the chain, in order."""
         if not rows:
             return []
-        async with self.sessionmaker() as db:
-            # The connection first, the gate second: the writer must not hold the gate
-            # shut while it waits for a pooled connection that only requests can free.
-            await db.connection()
-            async with self.gate.write(urgent=self._urgent > 0):
-                try:
-                    seq, prev = await _lock_head(db)
-                    for row in rows:
-                        seq += 1
-                        row["seq"], row["prev_hash"] = seq, prev
-                        row["hash"] = prev = entry_hash(row)
-                    await db.execute(insert(ActivityEntry), rows)
-                    await db.execute(update(ActivityHead).where(ActivityHead.id == HEAD_ID)
-                                     .values(seq=seq, hash=prev))
-                    await db.commit()
-                except BaseException:
-                    await db.rollback()
-                    raise
+        async with self.sessionmaker() as db, db.begin():
+            seq, prev = await _lock_head(db)
+            for row in rows:
+                seq += 1
+                row["seq"], row["prev_hash"] = seq, prev
+                row["hash"] = prev = entry_hash(row)
+            await db.execute(insert(ActivityEntry), rows)
+            await db.execute(update(ActivityHead).where(ActivityHead.id == HEAD_ID)
+                             .values(seq=seq, hash=prev))
         return rows
 
 

@@ -93,14 +93,15 @@ class Pipeline:
                                        request_id=request_id, query=query, body=body,
                                        headers=headers)
         except Problem as problem:
-            recorder.record_call(principal, method, service_name, path, request_id=request_id,
-                                 effects=None, status=problem.status, problem=problem,
-                                 operation=self._known_operation(service_name, method, path))
+            await recorder.record_call(
+                principal, method, service_name, path, request_id=request_id, effects=None,
+                status=problem.status, problem=problem,
+                operation=self._known_operation(service_name, method, path))
             raise
-        recorder.record_call(principal, method, service_name, path, request_id=request_id,
-                             operation=upstream.operation, effects=upstream.effects,
-                             status=upstream.status, headers=upstream.headers,
-                             content=upstream.content)
+        await recorder.record_call(
+            principal, method, service_name, path, request_id=request_id,
+            operation=upstream.operation, effects=upstream.effects, status=upstream.status,
+            headers=upstream.headers, content=upstream.content)
         return upstream
 
     def _known_operation(self, service_name: str, method: str, path: str) -> Operation | None:
