@@ -71,6 +71,8 @@ class Call:
 
 
 class ActivityRecorder:
+    """Turns the pipeline's calls into chained entries: in the background, or group-committed."""
+
     def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], *,
                  background: bool = True) -> None:
         self.sessionmaker = sessionmaker
@@ -93,6 +95,7 @@ class ActivityRecorder:
             content=content))
 
     async def record(self, call: Call) -> None:
+        """Queue ``call``; with group commit, return once its entry is written."""
         self._queue.put_nowait(call)
         if self.background:
             return
