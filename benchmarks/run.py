@@ -266,8 +266,9 @@ def scenarios(system: System, load: Load) -> list[Scenario]:
         Scenario("chat read, via gateway (chat over HTTP)",
                  system.gateway + "/api/chat" + path, person),
         # An agent's token: signature and claims checked, revocation cache consulted,
-        # scopes enforced; no database query on the gateway's side.
-        Scenario("chat read, via gateway, agent token (chat over HTTP)",
+        # scopes enforced; no database query on the gateway's side. An agent's read is a
+        # peek (gateway/effects/mode.py): chat skips the read-position and presence writes.
+        Scenario("chat read, via gateway, agent token, peek (chat over HTTP)",
                  system.gateway + "/api/chat" + path,
                  {"Authorization": f"Bearer {agent_token(system, cookie)}"}),
     ]
@@ -359,8 +360,9 @@ def report(results: Sequence[Result], load: Load, facts: dict[str, str]) -> str:
         "gateway's key. Via gateway: `/api/chat/...` with the person's session cookie; the "
         "gateway authenticates, authorizes, mints a Txn-Token per call and forwards. Agent "
         "token: the same call with an access token an agent got through the consent page "
-        "(chat:read). The "
-        "first read marks the channel read; every measured call is then a read.",
+        "(chat:read); an agent's read is a peek (`Preference-Applied: peek`), so it never "
+        "marks anything read. The person's first read marks the channel read; every "
+        "measured call is then a read.",
         "",
         *table(results),
         "",

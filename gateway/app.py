@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from gateway import discovery
 from gateway.activity.recorder import ActivityRecorder
+from gateway.cache import TTLCache
 from gateway.config import Settings
 from gateway.identity import router as identity
 from gateway.identity.throttle import LoginThrottle
@@ -20,7 +23,7 @@ from gateway.oauth import registration as oauth_registration
 from gateway.oauth import router as oauth
 from gateway.oauth.clients import ClientRegistry
 from gateway.oauth.errors import install_oauth_errors
-from gateway.oauth.keys import KeyStore
+from gateway.oauth.keys import KeyStore, keep_keys_fresh
 from gateway.oauth.revocations import RevocationCache
 from gateway.oauth.server import GatewayAuthorizationServer
 from gateway.oauth.tokens import AccessTokens
@@ -65,11 +68,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await txn_keys.load(sessionmaker)
         service_keys.update(txn_keys.jwks())
         await access_keys.load(sessionmaker)
+        refresher = asyncio.create_task(keep_keys_fresh(
+            sessionmaker, [txn_keys, access_keys], every=settings.key_refresh_seconds,
+            then=lambda: service_keys.update(txn_keys.jwks())))
         # Separate service processes may still be starting: retry a little, then stay lazy.
         await services.load_all(attempts=10 if any(settings.service_urls().values()) else 1)
         recorder.start()
         yield
         await recorder.stop()
+        refresher.cancel()
         await services.aclose()
         await activity_engine.dispose()
         await engine.dispose()
@@ -83,6 +90,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.services = services
     app.state.access_keys = access_keys
     app.state.revocations = revocations
+    app.state.session_cache = TTLCache[str, Any](settings.auth_cache_seconds)
+    app.state.grant_cache = TTLCache[Any, Any](settings.auth_cache_seconds)
     app.state.access_tokens = AccessTokens(access_keys, revocations, issuer=settings.issuer,
                                            ttl=settings.access_token_ttl, sessions=sessionmaker)
     app.state.clients = ClientRegistry(settings, scopes=lambda: scope_descriptions(services))

@@ -4,21 +4,34 @@ A bearer access token (RFC 6750 section 2.1: an agent, or a person's API token)
 is tried first, then the person's web session cookie, so every route (REST, web
 pages, MCP) resolves its caller in one place. A 401 says where to learn how to get
 a token: ``resource_metadata`` (RFC 9728 section 5.1).
+
+What the database says about a session or a grant is cached for at most
+``auth_cache_seconds`` (one second; gateway/cache.py): the same bound the
+revocation cache already gives, so a busy caller costs no query per call.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import uuid
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.background import BackgroundTask
 
+from gateway.cache import TTLCache
 from gateway.db import SessionDep
 from gateway.identity.models import Agent, Grant, User
-from gateway.identity.sessions import CSRF_HEADER, SESSION_COOKIE, find_session, tokens_match
+from gateway.identity.sessions import (
+    CSRF_HEADER,
+    SESSION_COOKIE,
+    find_session,
+    session_key,
+    tokens_match,
+)
 from gateway.oauth.resources import metadata_url, resource_for_path, resource_name_for_path
 from gateway.oauth.tokens import AccessClaims, AccessTokens, InvalidAccessToken
 from gateway.principal import Principal
@@ -30,6 +43,19 @@ from services.common.txn_token import Actor
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # "When it last acted" needs minutes, not a write on every call.
 LAST_USED_GRANULARITY = dt.timedelta(minutes=1)
+
+
+def apply_revocations_now(request: Request) -> BackgroundTask:
+    """After the request commits, make this replica apply a revocation it just wrote.
+
+    Other replicas pick it up within ``revocation_poll_seconds``; the person who
+    pressed "Revoke" talks to this one, and sees it take effect at once.
+    """
+    def apply() -> None:
+        request.app.state.revocations.invalidate()
+        request.app.state.grant_cache.clear()
+
+    return BackgroundTask(apply)
 
 
 def www_authenticate(request: Request, *, error: str | None = None,
@@ -67,27 +93,62 @@ async def _token_principal(request: Request, db: AsyncSession, token: str) -> Pr
         return await _agent_principal(request, db, claims)
     if claims.grant_id is None:
         raise _invalid_token(request, "the token names no grant")
+    view = await _grant_view(request, db, uuid.UUID(claims.grant_id), claims.person_id)
+    now = utcnow()
+    if view is None or view.revoked or (view.expires_at is not None and view.expires_at <= now):
+        raise _invalid_token(request, "the grant was revoked")
+    await _note_use(request, now, view)
+    actors = tuple(Actor(sub=link.sub, name=view.agent_name if i == 0 else None)
+                   for i, link in enumerate(claims.act))
+    return Principal(
+        user_id=view.user_id, username=view.username, display_name=view.display_name,
+        # The grant is never narrower than a live token (narrowing revokes older
+        # versions), but intersecting costs nothing and fails closed.
+        scopes=claims.scope & view.scopes,
+        via="token", actors=actors, constraints=dict(claims.constraints),
+        grant_id=view.grant_id, client_id=claims.client_id, agent_id=claims.agent_id,
+        jti=claims.jti, token_audience=claims.aud)
+
+
+@dataclass
+class GrantView:
+    """What a token check needs from a grant, its person and its agent (cached briefly)."""
+
+    grant_id: uuid.UUID
+    user_id: uuid.UUID
+    username: str
+    display_name: str
+    scopes: frozenset[str]
+    revoked: bool
+    expires_at: dt.datetime | None
+    agent_id: uuid.UUID | None
+    agent_name: str | None
+    grant_last_used: dt.datetime | None
+    agent_last_used: dt.datetime | None
+
+
+async def _grant_view(request: Request, db: AsyncSession, grant_id: uuid.UUID,
+                      person_id: uuid.UUID) -> GrantView | None:
+    cache: TTLCache[tuple[uuid.UUID, uuid.UUID], GrantView] = request.app.state.grant_cache
+    view = cache.get((grant_id, person_id))
+    if view is not None:
+        return view
     row = (await db.execute(
         select(Grant, User, Agent).join(User, User.id == Grant.user_id)
         .outerjoin(Agent, Agent.id == Grant.agent_id)
-        .where(Grant.id == uuid.UUID(claims.grant_id), Grant.user_id == claims.person_id)
+        .where(Grant.id == grant_id, Grant.user_id == person_id)
     )).first()
-    now = utcnow()
-    if row is None or row[0].revoked_at is not None or (
-            row[0].expires_at is not None and row[0].expires_at <= now):
-        raise _invalid_token(request, "the grant was revoked")
+    if row is None:
+        return None
     grant, user, agent = row
-    await _note_use(request, now, grant, agent)
-    actors = tuple(Actor(sub=link.sub, name=agent.name if i == 0 and agent else None)
-                   for i, link in enumerate(claims.act))
-    return Principal(
-        user_id=user.id, username=user.username, display_name=user.display_name,
-        # The grant is never narrower than a live token (narrowing revokes older
-        # versions), but intersecting costs nothing and fails closed.
-        scopes=claims.scope & frozenset(grant.scope.split()),
-        via="token", actors=actors, constraints=dict(claims.constraints),
-        grant_id=grant.id, client_id=claims.client_id, agent_id=claims.agent_id,
-        jti=claims.jti, token_audience=claims.aud)
+    view = GrantView(
+        grant_id=grant.id, user_id=user.id, username=user.username,
+        display_name=user.display_name, scopes=frozenset(grant.scope.split()),
+        revoked=grant.revoked_at is not None, expires_at=grant.expires_at,
+        agent_id=agent.id if agent else None, agent_name=agent.name if agent else None,
+        grant_last_used=grant.last_used_at, agent_last_used=agent.last_used_at if agent else None)
+    cache.put((grant_id, person_id), view)
+    return view
 
 
 async def _agent_principal(request: Request, db: AsyncSession, claims: AccessClaims) -> Principal:
@@ -102,20 +163,26 @@ async def _agent_principal(request: Request, db: AsyncSession, claims: AccessCla
         agent_id=agent.id, jti=claims.jti, token_audience=claims.aud, has_person=False)
 
 
-async def _note_use(request: Request, now: dt.datetime, grant: Grant,
-                    agent: Agent | None) -> None:
+async def _note_use(request: Request, now: dt.datetime, view: GrantView) -> None:
     """Record when the grant and its agent last acted, at most once a minute.
 
     In its own short transaction: the request's session must not hold a write lock
     while the call is forwarded (on SQLite the service would wait for it).
     """
-    stale = [(model, record.id) for model, record in ((Grant, grant), (Agent, agent))
-             if record is not None and (record.last_used_at is None
-                                        or now - record.last_used_at > LAST_USED_GRANULARITY)]
-    if not stale:
+    def stale(at: dt.datetime | None) -> bool:
+        return at is None or now - at > LAST_USED_GRANULARITY
+
+    updates: list[tuple[type[Grant] | type[Agent], uuid.UUID]] = []
+    if stale(view.grant_last_used):
+        updates.append((Grant, view.grant_id))
+    if view.agent_id is not None and stale(view.agent_last_used):
+        updates.append((Agent, view.agent_id))
+    if not updates:
         return
+    # Noted before writing, so concurrent calls on this replica don't all write too.
+    view.grant_last_used = view.agent_last_used = now
     async with request.app.state.sessionmaker() as session, session.begin():
-        for model, record_id in stale:
+        for model, record_id in updates:
             await session.execute(update(model).where(model.id == record_id)
                                   .values(last_used_at=now))
 
@@ -131,18 +198,28 @@ async def optional_principal(request: Request, db: SessionDep) -> Principal | No
             principal = await _token_principal(request, db, token)
         request.state.principal = principal
         return principal
-    with stage("auth"):
-        active = await find_session(db, request.cookies.get(SESSION_COOKIE))
-    if active is None:
+    cookie = request.cookies.get(SESSION_COOKIE)
+    key = session_key(cookie)
+    if key is None:
         return None
-    principal = Principal(
-        user_id=active.user.id,
-        username=active.user.username,
-        display_name=active.user.display_name,
-        scopes=request.app.state.services.person_scopes(),
-        via="session",
-        csrf_token=active.csrf_token,
-    )
+    cache: TTLCache[str, tuple[Principal, dt.datetime]] = request.app.state.session_cache
+    with stage("auth"):
+        hit = cache.get(key)
+        if hit is not None and hit[1] > utcnow():
+            principal = hit[0]
+        else:
+            active = await find_session(db, cookie)
+            if active is None:
+                return None
+            principal = Principal(
+                user_id=active.user.id,
+                username=active.user.username,
+                display_name=active.user.display_name,
+                scopes=request.app.state.services.person_scopes(),
+                via="session",
+                csrf_token=active.csrf_token,
+            )
+            cache.put(key, (principal, active.expires_at))
     request.state.principal = principal
     return principal
 

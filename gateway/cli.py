@@ -1,4 +1,4 @@
-"""``agentgate serve | migrate | seed | activity verify``."""
+"""``agentgate serve | migrate | seed | rotate-keys | activity verify``."""
 
 from __future__ import annotations
 
@@ -30,6 +30,20 @@ def seed(settings: Settings) -> bool:
     from seeds.loader import seed as load
 
     return asyncio.run(load(settings.database_url))
+
+
+def rotate_keys(settings: Settings, purposes: list[str]) -> dict[str, str]:
+    from gateway.oauth.keys import rotate_keys as rotate
+    from services.common.db import make_engine, make_sessionmaker
+
+    async def run() -> dict[str, str]:
+        engine = make_engine(settings.database_url)
+        try:
+            return await rotate(make_sessionmaker(engine), purposes)
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(run())
 
 
 def verify_activity(settings: Settings) -> bool:
@@ -75,6 +89,10 @@ def main(argv: list[str] | None = None) -> int:
     serve_cmd.add_argument("--port", type=int, default=8000)
     commands.add_parser("migrate", help="upgrade the database to the newest schema")
     commands.add_parser("seed", help="load the demo data into an empty database")
+    rotate_cmd = commands.add_parser(
+        "rotate-keys", help="make new signing keys current; the old ones stay published "
+        "for the overlap, so tokens in flight keep verifying")
+    rotate_cmd.add_argument("--purpose", choices=["access", "txn", "all"], default="all")
     activity_cmd = commands.add_parser("activity", help="the activity record")
     activity_commands = activity_cmd.add_subparsers(dest="activity_command", required=True)
     activity_commands.add_parser("verify", help="check the hash chain; exit 1 if it is broken")
@@ -90,6 +108,12 @@ def main(argv: list[str] | None = None) -> int:
     elif args.command == "seed":
         migrate(settings)
         print("demo data loaded" if seed(settings) else "database already has people; unchanged")
+    elif args.command == "rotate-keys":
+        migrate(settings)
+        purposes = ["access", "txn"] if args.purpose == "all" else [args.purpose]
+        for purpose, kid in rotate_keys(settings, purposes).items():
+            print(f"{purpose}: new signing key {kid}; running gateways switch to it within "
+                  f"{settings.key_refresh_seconds:g} s")
     elif args.command == "activity":
         return 0 if verify_activity(settings) else 1
     return 0

@@ -25,6 +25,11 @@ class Settings(BaseSettings):
     rides_url: str | None = None
 
     txn_token_ttl: int = 60
+    # How often each replica reloads the signing keys (picks up `agentgate rotate-keys`).
+    key_refresh_seconds: float = 60.0
+    # How long a replica may trust what it read about a web session or a grant
+    # (gateway/cache.py); the same bound as revocation polling.
+    auth_cache_seconds: float = 1.0
     access_token_ttl: int = 300
     refresh_token_days: int = 30
     # How stale the in-memory revocation list may be: revocation takes effect within this.

@@ -19,6 +19,7 @@ from gateway.identity.sessions import (
     SESSION_COOKIE,
     end_session,
     new_token,
+    session_key,
     start_session,
     tokens_match,
 )
@@ -107,6 +108,9 @@ async def logout(request: Request, db: SessionDep, principal: CurrentPrincipal,
     """End this session."""
     check_csrf(request, principal, csrf_token)
     await end_session(db, request.cookies.get(SESSION_COOKIE))
+    # This replica forgets the session at once; others within auth_cache_seconds.
+    if (key := session_key(request.cookies.get(SESSION_COOKIE))) is not None:
+        request.app.state.session_cache.discard(key)
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response

@@ -44,6 +44,14 @@ class ActiveSession:
     user: User
     csrf_token: str
     token_hash: str
+    expires_at: dt.datetime
+
+
+def session_key(token: str | None) -> str | None:
+    """The stored form of a cookie token (its hash), or None for a token that can't be one."""
+    if not token or len(token) > 128:
+        return None
+    return _digest(token)
 
 
 async def start_session(db: AsyncSession, user: User, *, ttl: dt.timedelta,
@@ -58,18 +66,20 @@ async def start_session(db: AsyncSession, user: User, *, ttl: dt.timedelta,
 
 async def find_session(db: AsyncSession, token: str | None) -> ActiveSession | None:
     """Return the live session for a cookie token, or None."""
-    if not token or len(token) > 128:
+    key = session_key(token)
+    if key is None:
         return None
     row = (await db.execute(
         select(WebSession, User).join(User, User.id == WebSession.user_id)
-        .where(WebSession.token_hash == _digest(token))
+        .where(WebSession.token_hash == key)
     )).first()
     if row is None:
         return None
     session, user = row
     if session.expires_at <= utcnow():
         return None
-    return ActiveSession(user=user, csrf_token=session.csrf_token, token_hash=session.token_hash)
+    return ActiveSession(user=user, csrf_token=session.csrf_token, token_hash=session.token_hash,
+                         expires_at=session.expires_at)
 
 
 async def end_session(db: AsyncSession, token: str | None) -> None:

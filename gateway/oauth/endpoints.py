@@ -24,6 +24,13 @@ from gateway.identity.models import Agent
 from gateway.oauth import device, introspection
 from gateway.oauth.errors import NO_STORE, OAuthError
 from gateway.oauth.resources import resource_url, served_resources
+from gateway.oauth.schemas import (
+    DEVICE_AUTHORIZATION_REQUEST,
+    DEVICE_AUTHORIZATION_RESPONSES,
+    INTROSPECTION_RESPONSES,
+    REVOCATION_RESPONSES,
+    TOKEN_FORM_REQUEST,
+)
 from gateway.oauth.server import OAuthClient
 from gateway.policy.scopes import scope_descriptions
 
@@ -53,7 +60,9 @@ def _device_scope(request: Request, agent: Agent, asked: str | None) -> str:
     return " ".join(dict.fromkeys(wanted))
 
 
-@router.post("/device_authorization", operation_id="device_authorization")
+@router.post("/device_authorization", operation_id="device_authorization",
+             responses=DEVICE_AUTHORIZATION_RESPONSES,
+             openapi_extra=DEVICE_AUTHORIZATION_REQUEST)
 async def device_authorization(request: Request, db: SessionDep) -> JSONResponse:
     """Start a device authorization: a device code to poll with and a code for the person."""
     agent, form = await _client(request, db, "device_authorization")
@@ -84,7 +93,8 @@ async def device_authorization(request: Request, db: SessionDep) -> JSONResponse
     return JSONResponse(body, headers=NO_STORE)
 
 
-@router.post("/revoke", operation_id="revoke_token")
+@router.post("/revoke", operation_id="revoke_token",
+             responses=REVOCATION_RESPONSES, openapi_extra=TOKEN_FORM_REQUEST)
 async def revoke(request: Request, db: SessionDep) -> Response:
     """Revoke one of your tokens (RFC 7009); any token you can't revoke is answered 200 too."""
     agent, form = await _client(request, db, "revocation")
@@ -97,7 +107,8 @@ async def revoke(request: Request, db: SessionDep) -> Response:
     return Response(status_code=200, headers=NO_STORE)
 
 
-@router.post("/introspect", operation_id="introspect_token")
+@router.post("/introspect", operation_id="introspect_token",
+             responses=INTROSPECTION_RESPONSES, openapi_extra=TOKEN_FORM_REQUEST)
 async def introspect(request: Request, db: SessionDep) -> JSONResponse:
     """Say whether one of your tokens is active, and what it carries (RFC 7662)."""
     agent, form = await _client(request, db, "introspection")

@@ -7,9 +7,12 @@ overlap period, so tokens already in flight keep verifying (RFC 7517 ``kid``).
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
+import logging
 import secrets
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from joserfc.jwk import KeySet, OKPKey
@@ -22,6 +25,8 @@ from services.common.txn_token import TXN_TOKEN_ALG
 
 # A retired key stays in the JWKS this long: longer than any token it signed lives.
 ROTATION_OVERLAP = dt.timedelta(hours=1)
+
+log = logging.getLogger(__name__)
 
 
 def _new_key(purpose: str) -> tuple[str, OKPKey]:
@@ -91,3 +96,35 @@ class KeyStore:
             OKPKey.import_key(json.loads(r.private_jwk)).as_dict(private=False) for r in rows
         ]
         self._key_set = KeySet.import_key_set(self.jwks())  # type: ignore[arg-type]
+
+
+async def reload_keys(sessions: async_sessionmaker[AsyncSession], stores: Sequence[KeyStore],
+                      then: Callable[[], None] = lambda: None) -> None:
+    """Reload every store from the database (a key may have been rotated elsewhere)."""
+    for store in stores:
+        await store.load(sessions)
+    then()
+
+
+async def keep_keys_fresh(sessions: async_sessionmaker[AsyncSession], stores: Sequence[KeyStore],
+                          *, every: float, then: Callable[[], None] = lambda: None) -> None:
+    """Reload the keys every ``every`` seconds, for as long as the gateway runs.
+
+    ``agentgate rotate-keys`` (or another replica) writes the new key to the shared
+    database; each replica then signs with it within ``every`` seconds, long before
+    the retired key leaves the JWKS (``ROTATION_OVERLAP``), so no token in flight
+    ever meets a verifier that no longer knows its key.
+    """
+    while True:
+        await asyncio.sleep(every)
+        try:
+            await reload_keys(sessions, stores, then)
+        except Exception:
+            # A database hiccup must not end the loop: the keys in memory stay valid.
+            log.exception("reloading signing keys failed; keeping the current ones")
+
+
+async def rotate_keys(sessions: async_sessionmaker[AsyncSession],
+                      purposes: Sequence[str]) -> dict[str, str]:
+    """Make a new key current for each purpose; return ``{purpose: new kid}``."""
+    return {purpose: await KeyStore(purpose).rotate(sessions) for purpose in purposes}

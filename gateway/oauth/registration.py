@@ -29,6 +29,7 @@ from gateway.identity.models import Agent
 from gateway.oauth.client_auth import new_client_secret
 from gateway.oauth.client_errors import ClientError, InvalidClientMetadata
 from gateway.oauth.client_metadata import SECRET_METHODS, ClientMetadata, validate_metadata
+from gateway.oauth.schemas import REGISTRATION_REQUEST, REGISTRATION_RESPONSES
 from gateway.policy.scopes import scope_descriptions
 
 router = APIRouter(tags=["oauth"])
@@ -66,7 +67,8 @@ def _new_agent(metadata: ClientMetadata) -> Agent:
     return agent
 
 
-@router.post("/oauth/register", status_code=201, operation_id="register_client")
+@router.post("/oauth/register", status_code=201, operation_id="register_client",
+             responses=REGISTRATION_RESPONSES, openapi_extra=REGISTRATION_REQUEST)
 async def register_client(request: Request, db: SessionDep) -> JSONResponse:
     """Register an OAuth client (RFC 7591); public route."""
     try:

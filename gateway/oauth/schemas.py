@@ -50,3 +50,57 @@ TOKEN_REQUEST: dict[str, Any] = {"requestBody": {"required": True, "content": {
         "properties": {name: {"type": "string"} for name in _FIELDS}}}}}}
 
 NOT_FOUND = problem_responses(404)
+
+# Every client-authenticated form endpoint can refuse the request or the client.
+OAUTH_ERRORS: dict[int | str, dict[str, Any]] = {
+    **problem_responses(413, 422),
+    400: _json(OAuthErrorDocument, "An RFC 6749 section 5.2 error"),
+    401: _json(OAuthErrorDocument, "The client could not be authenticated"),
+}
+
+
+def form_request(*fields: str, required: tuple[str, ...] = ()) -> dict[str, Any]:
+    """``openapi_extra`` for an application/x-www-form-urlencoded body of string fields."""
+    schema: dict[str, Any] = {"type": "object",
+                              "properties": {name: {"type": "string"} for name in fields}}
+    if required:
+        schema["required"] = list(required)
+    return {"requestBody": {"required": True, "content": {
+        "application/x-www-form-urlencoded": {"schema": schema}}}}
+
+
+class DeviceAuthorizationResponse(BaseModel):
+    """RFC 8628 section 3.2."""
+
+    device_code: str
+    user_code: str
+    verification_uri: str
+    verification_uri_complete: str
+    expires_in: int
+    interval: int
+
+
+class IntrospectionResponse(BaseModel, extra="allow"):
+    """RFC 7662 section 2.2: ``active``, and for an active token what it carries."""
+
+    active: bool
+
+
+_CLIENT = ("client_id", "client_secret", "client_assertion", "client_assertion_type")
+DEVICE_AUTHORIZATION_RESPONSES: dict[int | str, dict[str, Any]] = {
+    **OAUTH_ERRORS, 200: _json(DeviceAuthorizationResponse, "The codes (never cached)")}
+DEVICE_AUTHORIZATION_REQUEST = form_request("scope", "resource", *_CLIENT)
+REVOCATION_RESPONSES: dict[int | str, dict[str, Any]] = {
+    **OAUTH_ERRORS, 200: {"description": "Revoked, or nothing to revoke"}}
+INTROSPECTION_RESPONSES: dict[int | str, dict[str, Any]] = {
+    **OAUTH_ERRORS, 200: _json(IntrospectionResponse, "The token's state")}
+TOKEN_FORM_REQUEST = form_request("token", "token_type_hint", *_CLIENT, required=("token",))
+
+REGISTRATION_RESPONSES: dict[int | str, dict[str, Any]] = {
+    **problem_responses(413, 422),
+    201: {"description": "The client information response (RFC 7591 section 3.2.1)"},
+    400: _json(OAuthErrorDocument, "Invalid client metadata (RFC 7591 section 3.2.2)"),
+}
+REGISTRATION_REQUEST: dict[str, Any] = {"requestBody": {"required": True, "content": {
+    "application/json": {"schema": {"type": "object", "description":
+                                    "Client metadata (RFC 7591 section 2)"}}}}}

@@ -17,6 +17,8 @@ from typing import Any
 import httpx
 
 from gateway.activity.recorder import ActivityRecorder
+from gateway.effects.mode import Decision, EffectScopeMissing, decide
+from gateway.effects.prefer import parse_prefer, prefer_values
 from gateway.policy.manifest import Operation
 from gateway.principal import Principal
 from gateway.proxy.services import Service, ServiceRegistry
@@ -61,6 +63,16 @@ def insufficient_scope(issuer: str, missing: list[str], required: frozenset[str]
                  f'Bearer realm="{issuer}", error="insufficient_scope", scope="{scope}"'},
         required_scopes=sorted(required), missing_scopes=missing,
     )
+
+
+def preference_headers(decision: Decision | None, vary: str = "") -> dict[str, str]:
+    """Preference-Applied (RFC 7240 section 3), and Vary naming Prefer, which chose the mode."""
+    if "prefer" not in vary.lower():
+        vary = f"{vary}, Prefer" if vary else "Prefer"
+    headers = {"vary": vary}
+    if decision is not None and decision.applied:
+        headers["preference-applied"] = decision.applied
+    return headers
 
 
 class Pipeline:
@@ -138,12 +150,12 @@ class Pipeline:
             if missing:
                 raise insufficient_scope(self.issuer, missing, operation.scopes)
         with stage("effects"):
-            effects = self._effects(principal, operation)
+            decision = self._effects(principal, operation, headers)
         with stage("forward"):
             ctx = TxnContext(
                 txn=request_id, sub=str(principal.user_id), username=principal.username,
                 name=principal.display_name, scopes=principal.scopes, actors=principal.actors,
-                constraints=principal.constraints, effects=effects,
+                constraints=principal.constraints, effects=decision.mode,
             )
             outgoing = {k: v for k in FORWARDED_REQUEST_HEADERS if (v := headers.get(k))}
             outgoing[TXN_TOKEN_HEADER] = self.minter.mint(ctx, service.name)
@@ -152,7 +164,8 @@ class Pipeline:
         kept = {k: v for k in FORWARDED_RESPONSE_HEADERS if (v := response.headers.get(k))}
         if "location" in kept and kept["location"].startswith("/"):
             kept["location"] = f"/api/{service.name}{kept['location']}"
-        return Upstream(response.status_code, kept, response.content, operation, ctx.effects)
+        kept.update(preference_headers(decision, kept.get("vary", "")))
+        return Upstream(response.status_code, kept, response.content, operation, decision.mode)
 
     def _route(self, service: Service, method: str, path: str) -> Operation:
         operation, path_exists = service.manifest.match(method, path)
@@ -162,9 +175,14 @@ class Pipeline:
             raise Problem(404, "not-found", f"The {service.name} service has no {path}.")
         return operation
 
-    def _effects(self, principal: Principal, operation: Operation) -> EffectsMode:
-        """A person acting themself gets every effect."""
-        return "live"
+    def _effects(self, principal: Principal, operation: Operation,
+                 headers: Mapping[str, str]) -> Decision:
+        """Choose live, peek or dry-run from who calls and what they prefer (gateway/effects)."""
+        try:
+            return decide(principal, operation, parse_prefer(prefer_values(headers)))
+        except EffectScopeMissing as exc:
+            raise insufficient_scope(self.issuer, exc.missing,
+                                     operation.scopes | set(exc.missing)) from exc
 
     async def _send(self, service: Service, method: str, path: str, query: str, body: bytes,
                     headers: dict[str, str]) -> httpx.Response:

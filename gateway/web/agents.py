@@ -15,7 +15,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from starlette.datastructures import FormData
 
-from gateway.auth import check_csrf
+from gateway.auth import apply_revocations_now, check_csrf
 from gateway.db import SessionDep
 from gateway.identity import grants
 from gateway.identity.auth import PersonSession
@@ -133,7 +133,8 @@ async def narrow(request: Request, principal: PersonSession, db: SessionDep,
     await grants.narrow_grant(
         db, principal.user_id, grant_id, scopes=[str(s) for s in form.getlist("scope")],
         constraints=proposed_constraints(form, node.grant.constraints))
-    return RedirectResponse(f"/agents?narrowed={grant_id}#grant-{grant_id}", status_code=303)
+    return RedirectResponse(f"/agents?narrowed={grant_id}#grant-{grant_id}", status_code=303,
+                            background=apply_revocations_now(request))
 
 
 @router.post("/{grant_id}/revoke")
@@ -143,4 +144,5 @@ async def revoke(request: Request, principal: PersonSession, db: SessionDep,
     form = await request.form()
     check_csrf(request, principal, str(form.get("csrf_token", "")))
     await grants.revoke_grant(db, principal.user_id, grant_id)
-    return RedirectResponse("/agents?revoked=1", status_code=303)
+    return RedirectResponse("/agents?revoked=1", status_code=303,
+                            background=apply_revocations_now(request))

@@ -13,7 +13,7 @@ import uuid
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
-from gateway.auth import check_csrf
+from gateway.auth import apply_revocations_now, check_csrf
 from gateway.db import SessionDep
 from gateway.identity.auth import PersonSession
 from gateway.oauth import personal
@@ -73,6 +73,7 @@ async def revoke(request: Request, principal: PersonSession, db: SessionDep,
     form = await request.form()
     check_csrf(request, principal, str(form.get("csrf_token", "")))
     await personal.revoke_token(db, principal.user_id, grant_id)
-    return RedirectResponse("/tokens?revoked=1", status_code=303)
+    return RedirectResponse("/tokens?revoked=1", status_code=303,
+                            background=apply_revocations_now(request))
 
 

@@ -38,8 +38,8 @@ from services.chat.schemas import (
 )
 from services.chat.visibility import Viewer
 from services.common.deps import SessionDep
+from services.common.effects import keep_only_if_live
 from services.common.openapi import effects, problem_responses
-from services.common.txn_token import TxnContext
 
 router = APIRouter()
 
@@ -48,12 +48,6 @@ MessageIdPath = Annotated[int, Path(ge=1, le=MAX_ID, description="The thread's f
 
 # Reading anything as a live call updates "last seen"; an agent needs chat:mark_read for that.
 READ_PRESENCE = effects(on_read=["presence"], effect_scope="chat:mark_read")
-
-
-async def keep_only_if_live(session: SessionDep, ctx: TxnContext) -> None:
-    """Discard a write's changes unless the call is live (dry-run: validated, then undone)."""
-    if ctx.effects != "live":
-        await session.rollback()
 
 
 @router.get("/channels", operation_id="list_channels", response_model=ChannelPage,

@@ -2,7 +2,9 @@
 
 Each operation declares its scopes (``RidesRead``/``RidesBook``), its side effects
 (``x-effects``) and whether it may ask for money (``x-payment``); the gateway reads
-all three from this service's OpenAPI.
+all three from this service's OpenAPI. Writes are kept only when live: a dry-run
+quotes, books (without payment) or cancels as if real, answers with the result and
+is then rolled back.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import uuid
 from fastapi import APIRouter, Query
 
 from services.common.deps import SessionDep
+from services.common.effects import keep_only_if_live
 from services.common.openapi import effects, problem_responses
 from services.rides import service
 from services.rides.auth import RidesBook, RidesRead
@@ -57,7 +60,9 @@ async def get_place(place_id: uuid.UUID, ctx: RidesRead, session: SessionDep) ->
 async def create_quote(body: QuoteRequest, ctx: RidesRead, session: SessionDep,
                        now: Now) -> QuoteOut:
     """Price a ride between two places; the price holds for five minutes."""
-    return QuoteOut.of(await service.create_quote(session, ctx.sub, body, now))
+    quote = QuoteOut.of(await service.create_quote(session, ctx.sub, body, now))
+    await keep_only_if_live(session, ctx)
+    return quote
 
 
 @router.get("/quotes/{quote_id}", operation_id="get_quote", response_model=QuoteOut,
@@ -73,8 +78,11 @@ async def get_quote(quote_id: uuid.UUID, ctx: RidesRead, session: SessionDep) ->
 async def book_trip(body: TripRequest, ctx: RidesBook, session: SessionDep,
                     now: Now) -> TripOut:
     """Book the ride a quote priced; answers 402 until the gateway has paid for it."""
-    trip = await service.book_trip(session, ctx.sub, body.quote_id, ctx.payment, now)
-    return TripOut.at(trip, now)
+    trip = await service.book_trip(session, ctx.sub, body.quote_id, ctx.payment, now,
+                                   dry_run=ctx.effects == "dry-run")
+    booked = TripOut.at(trip, now)
+    await keep_only_if_live(session, ctx)
+    return booked
 
 
 @router.get("/trips", operation_id="list_trips", response_model=TripPage,
@@ -103,4 +111,6 @@ async def cancel_trip(trip_id: uuid.UUID, ctx: RidesBook, session: SessionDep,
                       now: Now) -> CancelledTrip:
     """Cancel a trip before pickup: free at first, then a fee capped at the fare."""
     trip, settlement = await service.cancel_trip(session, ctx.sub, trip_id, now)
-    return CancelledTrip.of(trip, settlement, now)
+    cancelled = CancelledTrip.of(trip, settlement, now)
+    await keep_only_if_live(session, ctx)
+    return cancelled

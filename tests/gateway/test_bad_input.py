@@ -10,29 +10,23 @@ from __future__ import annotations
 import base64
 import json
 import uuid
-from typing import Any
 
 import httpx
 import pytest
 import sqlalchemy as sa
 from fastapi import FastAPI
 
-from gateway.models import Base as GatewayBase
-from services.chat.models import Base as ChatBase
-from services.rides.models import Base as RidesBase
+from tests.support import snapshots
 from tests.support.web import sign_in
 
 PROBLEM = "application/problem+json"
-TABLES = [t for base in (GatewayBase, ChatBase, RidesBase)
-          for t in base.metadata.sorted_tables
+TABLES = [t for t in snapshots.GATEWAY_TABLES + snapshots.SERVICE_TABLES
           # The login throttle and sessions change by signing in, not by the calls here.
           if t.name not in ("gw_web_sessions", "gw_login_failures")]
 
 
-async def snapshot(app: FastAPI) -> dict[str, list[tuple[Any, ...]]]:
-    async with app.state.engine.connect() as conn:
-        return {t.name: sorted(map(tuple, (await conn.execute(sa.select(t))).all()), key=repr)
-                for t in TABLES}
+async def snapshot(app: FastAPI) -> snapshots.Snapshot:
+    return await snapshots.snapshot(app, TABLES)
 
 
 async def channel_id(client: httpx.AsyncClient, name: str) -> str:

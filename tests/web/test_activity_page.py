@@ -45,8 +45,9 @@ async def test_the_page_shows_the_persons_calls_and_their_agents(
     shown = rows(page.text)
     newest = shown[0]
     assert "Trip Planner for you" in newest
-    assert re.search(r"Trip Planner read \d+ messages in #design", newest)
-    assert 'data-testid="mode">live<' in newest
+    assert re.search(r"Trip Planner read \d+ messages in #design \(peek: nothing marked read\)",
+                     newest)
+    assert 'data-testid="mode">peek<' in newest
     assert "done" in newest
     # Signing in opened the chat page: alice's own calls, through the same pipeline.
     assert any(">You<" in row and "Alice Martin listed" in row for row in shown)

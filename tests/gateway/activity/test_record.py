@@ -9,7 +9,7 @@ from seeds.agents import CALENDAR_HELPER, TRIP_PLANNER, TRIP_PLANNER_GRANT
 from seeds.chat import channel_id
 from seeds.people import PEOPLE
 from tests.gateway.activity.conftest import entries
-from tests.support.agents import bearer, mint_access_token
+from tests.support.agents import bearer, make_agent, make_grant, mint_access_token
 from tests.support.web import sign_in
 
 ALICE = PEOPLE["alice"].id
@@ -65,7 +65,9 @@ async def test_an_agents_read_names_the_agent_and_its_chain(
     assert entry.via == "token"
     assert entry.actors == [{"sub": f"agent:{TRIP_PLANNER.id}", "name": "Trip Planner"}]
     assert entry.agent_sub == f"agent:{TRIP_PLANNER.id}"
-    assert entry.summary.startswith(f"Trip Planner read {count} messages in #design")
+    assert entry.effects == "peek"
+    assert entry.summary == (f"Trip Planner read {count} messages in #design "
+                             "(peek: nothing marked read)")
 
 
 async def test_a_sub_agents_entry_keeps_the_whole_act_chain(
@@ -80,7 +82,8 @@ async def test_a_sub_agents_entry_keeps_the_whole_act_chain(
     assert [a["sub"] for a in entry.actors] == [f"agent:{CALENDAR_HELPER.id}",
                                                 f"agent:{TRIP_PLANNER.id}"]
     assert entry.agent_sub == f"agent:{CALENDAR_HELPER.id}"
-    assert entry.summary == "Calendar Helper listed 1 channel"
+    assert entry.effects == "peek"
+    assert entry.summary == "Calendar Helper listed 1 channel (peek: no side effects)"
 
 
 async def test_a_refusal_for_a_missing_scope_is_recorded(
@@ -133,3 +136,49 @@ async def test_the_web_clients_calls_are_recorded_too(
 
     assert "list_messages" in {e.operation_id for e in recorded}
     assert all(e.via == "session" for e in recorded)
+
+
+async def test_a_live_read_without_the_effect_scope_is_recorded_as_refused(
+        gateway_app: FastAPI, client: httpx.AsyncClient) -> None:
+    token = bearer(await mint_access_token(gateway_app, TRIP_PLANNER_GRANT))
+    refused = await client.get(f"/api/chat/channels/{DESIGN}/messages",
+                               headers={**token, "Prefer": "effects=live"})
+    assert refused.status_code == 403
+
+    entry = (await entries(gateway_app, ALICE))[-1]
+
+    assert (entry.operation_id, entry.problem_type) == ("list_messages", "insufficient-scope")
+    assert entry.summary == "Trip Planner was refused: missing scope chat:mark_read"
+
+
+async def test_a_live_read_with_the_effect_scope_says_it_marked_read(
+        gateway_app: FastAPI, client: httpx.AsyncClient) -> None:
+    async with gateway_app.state.sessionmaker() as db, db.begin():
+        agent = await make_agent(db, "Inbox Keeper")
+        grant = await make_grant(db, ALICE, agent, scope="chat:read chat:mark_read")
+    token = bearer(await mint_access_token(gateway_app, grant.id))
+    await client.get("/api/chat/channels", headers=token)
+    read = await client.get(f"/api/chat/channels/{DESIGN}/messages",
+                            headers={**token, "Prefer": "effects=live"})
+    assert read.status_code == 200, read.text
+
+    entry = (await entries(gateway_app, ALICE))[-1]
+
+    assert entry.effects == "live"
+    assert entry.summary.startswith("Inbox Keeper read ")
+    assert entry.summary.endswith(" in #design (marked read)")
+
+
+async def test_a_dry_run_post_is_recorded_as_what_would_have_happened(
+        gateway_app: FastAPI, client: httpx.AsyncClient) -> None:
+    csrf = await sign_in(client, "alice")
+    await client.get("/api/chat/channels")
+    posted = await client.post(f"/api/chat/channels/{DESIGN}/messages", json={"text": "hi"},
+                               headers={"X-CSRF-Token": csrf, "Prefer": "dry-run"})
+    assert posted.status_code in (200, 201), posted.text
+
+    entry = (await entries(gateway_app, ALICE))[-1]
+
+    assert entry.effects == "dry-run"
+    assert entry.summary == ("Alice Martin would have posted a message in #design "
+                             "(dry-run: nothing stored or sent)")
