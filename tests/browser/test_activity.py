@@ -3,7 +3,9 @@
 The agent is this test's own HTTP client, connected as in test_consent.py: it
 registers (RFC 7591), alice approves it in the browser, it redeems the code (PKCE)
 and reads #design with its token. Alice's Activity page then shows the read, named
-for the agent, and filtering by the agent shows only its calls.
+for the agent, and filtering by the agent shows only its calls. The agent read in
+peek mode (the default for an agent), so alice's unread badge is what it was: 5 on
+the seeded server, unless another browser test has read #design as alice first.
 """
 
 from __future__ import annotations
@@ -64,7 +66,13 @@ def test_alices_activity_page_shows_her_agents_read(
         page: Page, server: str, login: Login, screenshot: Screenshot) -> None:
     from playwright.sync_api import expect
 
+    def unread_design() -> str | None:
+        page.goto("/chat")
+        badge = page.get_by_test_id("unread-design")
+        return badge.inner_text() if badge.count() else None
+
     login(page, "alice")
+    unread_before = unread_design()
     bearer = connect_agent(page, server)
     channels = httpx.get(f"{server}/api/chat/channels", headers=bearer)
     assert channels.status_code == 200, channels.text
@@ -72,14 +80,17 @@ def test_alices_activity_page_shows_her_agents_read(
     read = httpx.get(f"{server}/api/chat/channels/{design}/messages", headers=bearer)
     assert read.status_code == 200, read.text
     count = len(read.json()["items"])
+    assert read.headers["preference-applied"] == "peek"
+    assert unread_design() == unread_before
 
     page.goto("/activity")
     expect(page.get_by_role("heading", name="Activity")).to_be_visible()
-    newest = page.get_by_test_id("activity-entry").first
-    expect(newest).to_contain_text(f"{AGENT_NAME} for you")
-    expect(newest).to_contain_text(
-        re.compile(rf"{AGENT_NAME} read {count} messages? in #design"))
-    expect(newest.get_by_test_id("mode")).to_be_visible()
+    the_read = page.get_by_test_id("activity-entry").filter(has_text=f"{AGENT_NAME} read")
+    expect(the_read).to_have_count(1)
+    expect(the_read).to_contain_text(f"{AGENT_NAME} for you")
+    expect(the_read).to_contain_text(
+        f"{AGENT_NAME} read {count} messages in #design (peek: nothing marked read)")
+    expect(the_read.get_by_test_id("mode")).to_have_text("peek")
     screenshot(page, "activity")
 
     page.get_by_test_id("agent-filter").select_option(label=AGENT_NAME)
