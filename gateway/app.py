@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from gateway import discovery
+from gateway.activity.recorder import ActivityRecorder
 from gateway.cache import TTLCache
 from gateway.config import Settings
 from gateway.identity import router as identity
@@ -35,7 +36,7 @@ from gateway.timing import TimingMiddleware
 from gateway.web import router as web
 from gateway.web.errors import install_html_errors
 from gateway.web.templating import STATIC_DIR, make_templates
-from services.common.db import make_engine, make_sessionmaker
+from services.common.db import is_sqlite, make_engine, make_sessionmaker
 from services.common.problems import install_problem_handlers
 from services.common.text_guard import RejectNulMiddleware
 from services.common.txn_token import StaticKeys
@@ -55,6 +56,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     services = ServiceRegistry.build(
         settings.service_urls(), database_url=settings.database_url, issuer=settings.issuer,
         keys=service_keys, timeout=settings.upstream_timeout)
+    # The activity writer has its own connection: a request waiting for its entry to be
+    # written (SQLite: group commit before the response) must not need one from the
+    # pool the waiting requests hold.
+    activity_engine = make_engine(settings.database_url, pool_size=1, max_overflow=0)
+    recorder = ActivityRecorder(make_sessionmaker(activity_engine),
+                                background=not is_sqlite(settings.database_url))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -66,9 +73,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             then=lambda: service_keys.update(txn_keys.jwks())))
         # Separate service processes may still be starting: retry a little, then stay lazy.
         await services.load_all(attempts=10 if any(settings.service_urls().values()) else 1)
+        recorder.start()
         yield
+        await recorder.stop()
         refresher.cancel()
         await services.aclose()
+        await activity_engine.dispose()
         await engine.dispose()
 
     app = FastAPI(title="agentgate", version="0.1.0", lifespan=lifespan,
@@ -91,7 +101,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         refresh_token_days=settings.refresh_token_days)
     app.state.pipeline = Pipeline(
         services, TxnTokenMinter(txn_keys, issuer=settings.issuer, ttl=settings.txn_token_ttl),
-        issuer=settings.issuer)
+        issuer=settings.issuer, activity=recorder)
+    app.state.activity = recorder
     app.state.login_throttle = LoginThrottle(max_failures=settings.login_max_failures,
                                              window_seconds=settings.login_window_seconds)
     app.state.templates = make_templates()

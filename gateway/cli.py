@@ -1,4 +1,4 @@
-"""``agentgate serve | migrate | seed | rotate-keys``."""
+"""``agentgate serve | migrate | seed | rotate-keys | activity verify``."""
 
 from __future__ import annotations
 
@@ -46,6 +46,23 @@ def rotate_keys(settings: Settings, purposes: list[str]) -> dict[str, str]:
     return asyncio.run(run())
 
 
+def verify_activity(settings: Settings) -> bool:
+    """Walk the activity chain; print OK with the count, or the first broken entry."""
+    from gateway.activity.verify import verify_chain
+    from services.common.db import make_engine, make_sessionmaker
+
+    async def run() -> bool:
+        engine = make_engine(settings.database_url)
+        try:
+            verdict = await verify_chain(make_sessionmaker(engine))
+        finally:
+            await engine.dispose()
+        print(verdict)
+        return verdict.ok
+
+    return asyncio.run(run())
+
+
 def serve(settings: Settings, host: str, port: int) -> None:
     import uvicorn
 
@@ -76,6 +93,9 @@ def main(argv: list[str] | None = None) -> int:
         "rotate-keys", help="make new signing keys current; the old ones stay published "
         "for the overlap, so tokens in flight keep verifying")
     rotate_cmd.add_argument("--purpose", choices=["access", "txn", "all"], default="all")
+    activity_cmd = commands.add_parser("activity", help="the activity record")
+    activity_commands = activity_cmd.add_subparsers(dest="activity_command", required=True)
+    activity_commands.add_parser("verify", help="check the hash chain; exit 1 if it is broken")
     args = parser.parse_args(argv)
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
@@ -94,6 +114,8 @@ def main(argv: list[str] | None = None) -> int:
         for purpose, kid in rotate_keys(settings, purposes).items():
             print(f"{purpose}: new signing key {kid}; running gateways switch to it within "
                   f"{settings.key_refresh_seconds:g} s")
+    elif args.command == "activity":
+        return 0 if verify_activity(settings) else 1
     return 0
 
 

@@ -16,6 +16,7 @@ from typing import Any
 
 import httpx
 
+from gateway.activity.recorder import ActivityRecorder
 from gateway.effects.mode import Decision, EffectScopeMissing, decide
 from gateway.effects.prefer import parse_prefer, prefer_values
 from gateway.policy.manifest import Operation
@@ -75,10 +76,12 @@ def preference_headers(decision: Decision | None, vary: str = "") -> dict[str, s
 
 
 class Pipeline:
-    def __init__(self, services: ServiceRegistry, minter: TxnTokenMinter, *, issuer: str) -> None:
+    def __init__(self, services: ServiceRegistry, minter: TxnTokenMinter, *, issuer: str,
+                 activity: ActivityRecorder | None = None) -> None:
         self.services = services
         self.minter = minter
         self.issuer = issuer
+        self.activity = activity
 
     async def call(
         self,
@@ -92,7 +95,47 @@ class Pipeline:
         body: bytes = b"",
         headers: Mapping[str, str] | None = None,
     ) -> Upstream:
-        """Run one call for ``principal`` through every stage and return the service's answer."""
+        """Run one call for ``principal`` through every stage and record it (stage 8)."""
+        recorder = self.activity
+        if recorder is None:
+            return await self._run(principal, method, service_name, path, request_id=request_id,
+                                   query=query, body=body, headers=headers)
+        try:
+            upstream = await self._run(principal, method, service_name, path,
+                                       request_id=request_id, query=query, body=body,
+                                       headers=headers)
+        except Problem as problem:
+            await recorder.record_call(
+                principal, method, service_name, path, request_id=request_id, effects=None,
+                status=problem.status, problem=problem,
+                operation=self._known_operation(service_name, method, path))
+            raise
+        await recorder.record_call(
+            principal, method, service_name, path, request_id=request_id,
+            operation=upstream.operation, effects=upstream.effects, status=upstream.status,
+            headers=upstream.headers, content=upstream.content)
+        return upstream
+
+    def _known_operation(self, service_name: str, method: str, path: str) -> Operation | None:
+        """The operation a refused call was for, if the route got that far (for the record)."""
+        try:
+            return self.services.get(service_name).manifest.match(method, path)[0]
+        except Exception:
+            return None
+
+    async def _run(
+        self,
+        principal: Principal,
+        method: str,
+        service_name: str,
+        path: str,
+        *,
+        request_id: str,
+        query: str = "",
+        body: bytes = b"",
+        headers: Mapping[str, str] | None = None,
+    ) -> Upstream:
+        """Run one call for ``principal`` through stages 2 to 7 and return the service's answer."""
         headers = headers or {}
         with stage("route"):
             service = self.services.get(service_name)

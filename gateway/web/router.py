@@ -9,6 +9,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends
 from fastapi.responses import RedirectResponse
 
+from gateway.activity import router as activity
 from gateway.auth import CurrentPrincipal
 from gateway.web import agents, chat, device, rides, tokens
 from gateway.web.errors import wants_html
@@ -27,3 +28,4 @@ router.include_router(rides.router)
 router.include_router(agents.router)
 router.include_router(device.router)
 router.include_router(tokens.router)
+router.include_router(activity.router)
