@@ -7,7 +7,7 @@ names the newest entry is caught by ``agentgate activity verify``, as is any edi
 SQLite, which gets no trigger: there the hash chain alone makes tampering detectable.
 
 Revision ID: 0007_activity
-Revises: 0005_client_assertions
+Revises: 0006_agent_cursors
 Create Date: 2026-11-23
 """
 
@@ -19,7 +19,7 @@ from alembic import op
 from services.common.db import UTCDateTime
 
 revision: str = "0007_activity"
-down_revision: str | None = "0005_client_assertions"
+down_revision: str | None = "0006_agent_cursors"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
