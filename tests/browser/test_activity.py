@@ -4,8 +4,9 @@ The agent is this test's own HTTP client, connected as in test_consent.py: it
 registers (RFC 7591), alice approves it in the browser, it redeems the code (PKCE)
 and reads #design with its token. Alice's Activity page then shows the read, named
 for the agent, and filtering by the agent shows only its calls. The agent read in
-peek mode (the default for an agent), so alice's unread badge is what it was: 5 on
-the seeded server, unless another browser test has read #design as alice first.
+peek mode (the default for an agent), so alice's unread badge still counts what it
+did (her seeded 5, plus a message bob posts meanwhile), and bob's message does not
+show "Seen by Alice" to him.
 """
 
 from __future__ import annotations
@@ -19,7 +20,9 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
 
-from tests.support.processes import free_port
+from seeds.people import PEOPLE
+from tests.browser.conftest import sign_in
+from tests.support.processes import SESSION_COOKIE, free_port, login_cookie
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page, Route
@@ -72,16 +75,41 @@ def test_alices_activity_page_shows_her_agents_read(
         return badge.inner_text() if badge.count() else None
 
     login(page, "alice")
-    unread_before = unread_design()
+    # The seeded server: alice has 5 unread in #design (browser tests run in file order,
+    # and this one is first to sign alice in).
+    assert unread_design() == "5"
     bearer = connect_agent(page, server)
     channels = httpx.get(f"{server}/api/chat/channels", headers=bearer)
     assert channels.status_code == 200, channels.text
     design = next(c["id"] for c in channels.json()["items"] if c["name"] == "design")
+
+    # bob says something new in #design, so "seen by" can be checked on a message of his.
+    bob_cookie, bob_csrf = login_cookie(server, "bob", PEOPLE["bob"].password)
+    bob = {"Cookie": f"{SESSION_COOKIE}={bob_cookie}", "X-CSRF-Token": bob_csrf}
+    posted = httpx.post(f"{server}/api/chat/channels/{design}/messages", headers=bob,
+                        json={"text": "Did anyone look at the new mockups?"})
+    assert posted.status_code == 201, posted.text
+    bobs_message = posted.json()["id"]
+
     read = httpx.get(f"{server}/api/chat/channels/{design}/messages", headers=bearer)
     assert read.status_code == 200, read.text
     count = len(read.json()["items"])
+    assert bobs_message in [m["id"] for m in read.json()["items"]]
     assert read.headers["preference-applied"] == "peek"
-    assert unread_design() == unread_before
+    # Nothing marked read: the 5 alice had, and bob's new one.
+    assert unread_design() == "6"
+
+    # bob's own view: his message is not "seen by" alice.
+    assert page.context.browser is not None
+    bobs_context = page.context.browser.new_context(base_url=server)
+    try:
+        bobs_page = bobs_context.new_page()
+        sign_in(bobs_page, "bob")
+        bobs_page.goto(f"/chat/{design}")
+        expect(bobs_page.get_by_text("Did anyone look at the new mockups?")).to_be_visible()
+        expect(bobs_page.get_by_test_id(f"seen-{bobs_message}")).to_have_count(0)
+    finally:
+        bobs_context.close()
 
     page.goto("/activity")
     expect(page.get_by_role("heading", name="Activity")).to_be_visible()
