@@ -19,6 +19,7 @@ from gateway.activity.verify import verify_chain
 from gateway.cli import main
 from services.common.db import is_sqlite, make_engine, make_sessionmaker, utcnow
 from tests.gateway.activity.conftest import entries
+from tests.support.databases import PostgresDatabase
 from tests.support.web import sign_in
 
 
@@ -131,10 +132,11 @@ async def test_a_rehashed_edit_still_breaks_the_next_link(database_url: str) -> 
     assert "prev_hash" in verdict.reason
 
 
-async def test_postgres_refuses_updates_and_deletes(database_url: str) -> None:
-    if is_sqlite(database_url):
-        pytest.skip("the append-only trigger is PostgreSQL's")
-    engine = await _recorded(database_url, 2)
+@pytest.mark.postgres
+async def test_postgres_refuses_updates_and_deletes(postgres_db: PostgresDatabase) -> None:
+    # The append-only trigger is PostgreSQL's; SQLite has only the code's discipline.
+    postgres_db.truncate_all()
+    engine = await _recorded(postgres_db.url, 2)
     try:
         for statement in ("UPDATE gw_activity SET summary = 'x' WHERE seq = 1",
                           "DELETE FROM gw_activity WHERE seq = 2"):
