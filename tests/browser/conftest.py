@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -58,10 +59,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.browser)
 
 
-@pytest.fixture(scope="session")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """Serve the whole system (in-process services) once for every browser test."""
-    workdir = tmp_path_factory.mktemp("browser-server")
+@contextmanager
+def fresh_server(workdir: Path) -> Iterator[str]:
+    """Serve the whole system (in-process services) on a fresh, seeded SQLite file."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     process = ServerProcess(
@@ -75,6 +75,13 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     )
     with process:
         process.wait_ready("/login")
+        yield url
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """One server for the session's browser tests (a module may override it with its own)."""
+    with fresh_server(tmp_path_factory.mktemp("browser-server")) as url:
         yield url
 
 

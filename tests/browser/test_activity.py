@@ -15,13 +15,15 @@ import base64
 import hashlib
 import re
 import secrets
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
+import pytest
 
 from seeds.people import PEOPLE
-from tests.browser.conftest import sign_in
+from tests.browser.conftest import fresh_server, sign_in
 from tests.support.processes import SESSION_COOKIE, free_port, login_cookie
 
 if TYPE_CHECKING:
@@ -30,6 +32,13 @@ if TYPE_CHECKING:
     from tests.browser.conftest import Login, Screenshot
 
 AGENT_NAME = "Reading Assistant"
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Its own server: alice's seeded 5 unread in #design, and no other test's agents."""
+    with fresh_server(tmp_path_factory.mktemp("activity-server")) as url:
+        yield url
 
 
 def connect_agent(page: Page, server: str) -> dict[str, str]:
@@ -75,8 +84,7 @@ def test_alices_activity_page_shows_her_agents_read(
         return badge.inner_text() if badge.count() else None
 
     login(page, "alice")
-    # The seeded server: alice has 5 unread in #design (browser tests run in file order,
-    # and this one is first to sign alice in).
+    # The seeded server (this module's own): alice has 5 unread in #design.
     assert unread_design() == "5"
     bearer = connect_agent(page, server)
     channels = httpx.get(f"{server}/api/chat/channels", headers=bearer)
