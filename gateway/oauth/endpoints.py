@@ -44,6 +44,16 @@ async def _client(request: Request, db: SessionDep, endpoint: str) -> tuple[Agen
     return agent, form
 
 
+async def _token_request(request: Request, db: SessionDep, endpoint: str,
+                         verb: str) -> tuple[Agent, dict[str, str], str]:
+    """The authenticated client, its form and the ``token`` it sends (RFC 7009 / RFC 7662)."""
+    agent, form = await _client(request, db, endpoint)
+    token = introspection.form_value(form, "token")
+    if token is None:
+        raise OAuthError("invalid_request", f"Send the token to {verb}.")
+    return agent, form, token
+
+
 def _device_scope(request: Request, agent: Agent, asked: str | None) -> str:
     """The scope a device authorization asks for: within what the agent registered."""
     known = set(scope_descriptions(request.app.state.services))
@@ -97,10 +107,7 @@ async def device_authorization(request: Request, db: SessionDep) -> JSONResponse
              responses=REVOCATION_RESPONSES, openapi_extra=TOKEN_FORM_REQUEST)
 async def revoke(request: Request, db: SessionDep) -> Response:
     """Revoke one of your tokens (RFC 7009); any token you can't revoke is answered 200 too."""
-    agent, form = await _client(request, db, "revocation")
-    token = introspection.form_value(form, "token")
-    if token is None:
-        raise OAuthError("invalid_request", "Send the token to revoke.")
+    agent, form, token = await _token_request(request, db, "revocation", "revoke")
     await introspection.revoke(db, request.app.state.access_tokens, agent, token,
                                hint=form.get("token_type_hint"),
                                issuer=request.app.state.settings.issuer)
@@ -111,10 +118,7 @@ async def revoke(request: Request, db: SessionDep) -> Response:
              responses=INTROSPECTION_RESPONSES, openapi_extra=TOKEN_FORM_REQUEST)
 async def introspect(request: Request, db: SessionDep) -> JSONResponse:
     """Say whether one of your tokens is active, and what it carries (RFC 7662)."""
-    agent, form = await _client(request, db, "introspection")
-    token = introspection.form_value(form, "token")
-    if token is None:
-        raise OAuthError("invalid_request", "Send the token to introspect.")
+    agent, form, token = await _token_request(request, db, "introspection", "introspect")
     answer = await introspection.introspect(
         db, request.app.state.access_tokens, agent, token, hint=form.get("token_type_hint"),
         issuer=request.app.state.settings.issuer)

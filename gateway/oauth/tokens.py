@@ -37,7 +37,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from gateway.identity.models import Agent, Grant
 from gateway.oauth.keys import KeyStore
 from gateway.oauth.revocations import RevocationCache
-from services.common.txn_token import TXN_TOKEN_ALG
+from services.common.txn_token import TXN_TOKEN_ALG, knows_kid
 
 ACCESS_TOKEN_TYP = "at+jwt"
 ACCESS_TOKEN_ALG = TXN_TOKEN_ALG
@@ -270,7 +270,7 @@ class AccessTokens:
             raise InvalidAccessToken("not an access token")
         kid = header.get("kid")
         keys = self.keys.key_set()
-        if not isinstance(kid, str) or not _knows(keys, kid):
+        if not knows_kid(keys, kid):
             raise UnknownKey("unknown key")
         try:
             decoded = jwt.decode(token, keys, algorithms=[ACCESS_TOKEN_ALG])
@@ -289,11 +289,3 @@ class AccessTokens:
         if claims.iat - self.leeway > now:
             raise InvalidAccessToken("issued in the future")
         return claims
-
-
-def _knows(keys: Any, kid: str) -> bool:
-    try:
-        keys.get_by_kid(kid)
-    except (JoseError, ValueError, KeyError):
-        return False
-    return True

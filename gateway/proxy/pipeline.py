@@ -77,7 +77,7 @@ def preference_headers(decision: Decision | None, vary: str = "") -> dict[str, s
 
 class Pipeline:
     def __init__(self, services: ServiceRegistry, minter: TxnTokenMinter, *, issuer: str,
-                 activity: ActivityRecorder | None = None) -> None:
+                 activity: ActivityRecorder) -> None:
         self.services = services
         self.minter = minter
         self.issuer = issuer
@@ -97,9 +97,6 @@ class Pipeline:
     ) -> Upstream:
         """Run one call for ``principal`` through every stage and record it (stage 8)."""
         recorder = self.activity
-        if recorder is None:
-            return await self._run(principal, method, service_name, path, request_id=request_id,
-                                   query=query, body=body, headers=headers)
         try:
             upstream = await self._run(principal, method, service_name, path,
                                        request_id=request_id, query=query, body=body,

@@ -121,12 +121,13 @@ class KeySource(Protocol):
     async def key_set(self, *, refresh: bool = False) -> KeySet: ...
 
 
-def _knows(keys: KeySet, kid: str | None) -> bool:
-    if kid is None:
+def knows_kid(keys: KeySet, kid: object) -> bool:
+    """Whether ``kid`` names a key in ``keys`` (anything but a known string id: False)."""
+    if not isinstance(kid, str):
         return False
     try:
         keys.get_by_kid(kid)
-    except JoseError:
+    except (JoseError, ValueError, KeyError):
         return False
     return True
 
@@ -193,7 +194,7 @@ class TxnTokenVerifier:
         kid = header.get("kid")
         try:
             keys = await self.keys.key_set()
-            if not _knows(keys, kid):
+            if not knows_kid(keys, kid):
                 keys = await self.keys.key_set(refresh=True)
         except (httpx.HTTPError, ValueError) as exc:
             raise InvalidTxnToken("the gateway's keys are unreachable") from exc
