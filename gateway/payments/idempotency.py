@@ -73,8 +73,8 @@ def parse_idempotency_key(value: str | None) -> str:
             400,
             "idempotency-key-missing",
             "Paid calls need an Idempotency-Key header: a unique string per call, "
-            'such as a random UUID in quotes (Idempotency-Key: "…"), reused only '
-            "to retry that same call.",
+            'such as a random UUID in quotes (Idempotency-Key: "<uuid>"), reused '
+            "only to retry that same call.",
         )
     quoted = _SF_STRING.fullmatch(text)
     if quoted:
@@ -88,7 +88,7 @@ def parse_idempotency_key(value: str | None) -> str:
             400,
             "idempotency-key-malformed",
             f"The Idempotency-Key must be 1 to {MAX_KEY_LENGTH} visible ASCII characters, "
-            'preferably in quotes (Idempotency-Key: "…"), with no spaces or parameters.',
+            'in quotes (Idempotency-Key: "<key>"), with no spaces or parameters.',
         )
     return key
 
