@@ -43,6 +43,20 @@ class Settings(BaseSettings):
     login_max_failures: int = 5
     login_window_seconds: int = 15 * 60
 
+    # Stripe (gateway/payments/processors/stripe.py). Unset secret key: the built-in
+    # simulated processor, labelled as such everywhere.
+    # The server-side key (sk_live_... / sk_test_...); never leaves this process.
+    stripe_secret_key: str | None = None
+    # The browser-side key Stripe.js needs to collect a card on the Payments page.
+    stripe_publishable_key: str | None = None
+    # The signing secret of our webhook endpoint (whsec_...): unsigned events are refused.
+    stripe_webhook_secret: str | None = None
+    # The SDK's own retries of a timed-out, refused connection or 5xx call; each retry
+    # carries the same Idempotency-Key, so it cannot charge twice.
+    stripe_max_network_retries: int = 2
+    # Per try: a payment blocks a person's or an agent's request while it runs.
+    stripe_timeout_seconds: float = 10.0
+
     @property
     def issuer(self) -> str:
         return self.public_url.rstrip("/")
@@ -57,4 +71,11 @@ class Settings(BaseSettings):
                 raise ValueError("AGENTGATE_COOKIE_SECURE must stay true in production")
             if not self.public_url.startswith("https://"):
                 raise ValueError("AGENTGATE_PUBLIC_URL must be https in production")
+            # Without its webhook secret the ledger would never settle what Stripe
+            # reports later (refunds, late failures); without the publishable key no
+            # card can be saved. Refuse to start rather than half-work with real money.
+            if self.stripe_secret_key and not self.stripe_webhook_secret:
+                raise ValueError("AGENTGATE_STRIPE_WEBHOOK_SECRET is required with a Stripe key")
+            if self.stripe_secret_key and not self.stripe_publishable_key:
+                raise ValueError("AGENTGATE_STRIPE_PUBLISHABLE_KEY is required with a Stripe key")
         return self
