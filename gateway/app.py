@@ -27,6 +27,9 @@ from gateway.oauth.keys import KeyStore, keep_keys_fresh
 from gateway.oauth.revocations import RevocationCache
 from gateway.oauth.server import GatewayAuthorizationServer
 from gateway.oauth.tokens import AccessTokens
+from gateway.payments import router as payments_router
+from gateway.payments.reconcile import keep_reconciling
+from gateway.payments.wiring import Payments
 from gateway.policy.scopes import scope_descriptions
 from gateway.proxy import router as proxy
 from gateway.proxy.pipeline import Pipeline
@@ -62,6 +65,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     activity_engine = make_engine(settings.database_url, pool_size=1, max_overflow=0)
     recorder = ActivityRecorder(make_sessionmaker(activity_engine),
                                 background=not is_sqlite(settings.database_url))
+    payments = Payments.build(settings, sessionmaker)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -74,7 +78,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # Separate service processes may still be starting: retry a little, then stay lazy.
         await services.load_all(attempts=10 if any(settings.service_urls().values()) else 1)
         recorder.start()
+        # Settles what a crash or a timeout left in between, at start and then regularly.
+        reconciler = asyncio.create_task(keep_reconciling(
+            sessionmaker, payments.processor, payments.refunds,
+            every=settings.reconcile_seconds, idempotency=payments.idempotency,
+            approvals=payments.approvals))
         yield
+        reconciler.cancel()
         await recorder.stop()
         refresher.cancel()
         await services.aclose()
@@ -101,8 +111,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         refresh_token_days=settings.refresh_token_days)
     app.state.pipeline = Pipeline(
         services, TxnTokenMinter(txn_keys, issuer=settings.issuer, ttl=settings.txn_token_ttl),
-        issuer=settings.issuer, activity=recorder)
+        issuer=settings.issuer, activity=recorder, payments=payments.hook,
+        idempotency=payments.idempotency)
     app.state.activity = recorder
+    app.state.payments = payments
     app.state.login_throttle = LoginThrottle(max_failures=settings.login_max_failures,
                                              window_seconds=settings.login_window_seconds)
     app.state.templates = make_templates()
@@ -117,6 +129,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(oauth_registration.router)
     app.include_router(consent.router)
     app.include_router(proxy.router)
+    app.include_router(payments_router.router)
     app.include_router(web.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.add_middleware(RejectNulMiddleware)

@@ -57,6 +57,11 @@ class Settings(BaseSettings):
     # Per try: a payment blocks a person's or an agent's request while it runs.
     stripe_timeout_seconds: float = 10.0
 
+    # Payments (gateway/payments/): how long a held payment waits for the person, and
+    # how often each replica settles payments a crash or timeout left in between.
+    approval_ttl_seconds: int = 15 * 60
+    reconcile_seconds: float = 60.0
+
     @property
     def issuer(self) -> str:
         return self.public_url.rstrip("/")

@@ -47,7 +47,16 @@ MAX_KEY_LENGTH = 255  # the column's length
 # Response headers worth replaying. Anything else (Set-Cookie, Date, Server-Timing,
 # the request id) belongs to the first exchange, or must never be served twice.
 STORED_HEADERS = frozenset(
-    {"content-type", "location", "retry-after", "preference-applied", "vary", "etag"}
+    {
+        "content-type",
+        "location",
+        "retry-after",
+        "preference-applied",
+        "vary",
+        "etag",
+        "payment-receipt",
+        "link",
+    }
 )
 
 # A key inside an sf-string: visible ASCII, backslash escapes only for \" and \\

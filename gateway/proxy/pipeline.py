@@ -1,6 +1,7 @@
 """The one enforcement path: every REST, web and MCP call to a service goes through here.
 
-    authenticate -> route -> authorize -> effects -> forward -> (payment) -> (record)
+    authenticate -> route -> authorize -> effects -> (idempotency) -> forward
+        -> (payment hook on 402, refund hook) -> record
 
 Authentication happens before (it needs the request's cookie or token); this
 module takes the resulting :class:`Principal` and runs the rest, timing each
@@ -19,6 +20,15 @@ import httpx
 from gateway.activity.recorder import ActivityRecorder
 from gateway.effects.mode import Decision, EffectScopeMissing, decide
 from gateway.effects.prefer import parse_prefer, prefer_values
+from gateway.payments.approvals import Held
+from gateway.payments.hook import Answer, PaidCall, PaymentHook
+from gateway.payments.idempotency import (
+    IdempotencyStore,
+    fingerprint,
+    owner_of,
+    parse_idempotency_key,
+    run_idempotently,
+)
 from gateway.policy.manifest import Operation
 from gateway.principal import Principal
 from gateway.proxy.services import Service, ServiceRegistry
@@ -26,6 +36,7 @@ from gateway.proxy.txn_token import TxnTokenMinter
 from gateway.timing import REQUEST_ID_HEADER, stage
 from services.common.problems import PROBLEM_JSON, Problem
 from services.common.txn_token import TXN_TOKEN_HEADER, EffectsMode, TxnContext
+from services.common.txn_token import Payment as TxnPayment
 
 # Request headers a service may see. Cookies and Authorization never pass: the
 # caller's credential stops at the gateway; the Txn-Token replaces it.
@@ -77,11 +88,14 @@ def preference_headers(decision: Decision | None, vary: str = "") -> dict[str, s
 
 class Pipeline:
     def __init__(self, services: ServiceRegistry, minter: TxnTokenMinter, *, issuer: str,
-                 activity: ActivityRecorder) -> None:
+                 activity: ActivityRecorder, payments: PaymentHook | None = None,
+                 idempotency: IdempotencyStore | None = None) -> None:
         self.services = services
         self.minter = minter
         self.issuer = issuer
         self.activity = activity
+        self.payments = payments
+        self.idempotency = idempotency
 
     async def call(
         self,
@@ -94,13 +108,18 @@ class Pipeline:
         query: str = "",
         body: bytes = b"",
         headers: Mapping[str, str] | None = None,
+        approval: Held | None = None,
     ) -> Upstream:
-        """Run one call for ``principal`` through every stage and record it (stage 8)."""
+        """Run one call for ``principal`` through every stage and record it (stage 8).
+
+        ``approval``: the person approved this (held) call; the payment hook pays for it
+        without asking again (gateway/payments/approvals.py).
+        """
         recorder = self.activity
         try:
             upstream = await self._run(principal, method, service_name, path,
                                        request_id=request_id, query=query, body=body,
-                                       headers=headers)
+                                       headers=headers, approval=approval)
         except Problem as problem:
             await recorder.record_call(
                 principal, method, service_name, path, request_id=request_id, effects=None,
@@ -131,6 +150,7 @@ class Pipeline:
         query: str = "",
         body: bytes = b"",
         headers: Mapping[str, str] | None = None,
+        approval: Held | None = None,
     ) -> Upstream:
         """Run one call for ``principal`` through stages 2 to 7 and return the service's answer."""
         headers = headers or {}
@@ -148,21 +168,62 @@ class Pipeline:
                 raise insufficient_scope(self.issuer, missing, operation.scopes)
         with stage("effects"):
             decision = self._effects(principal, operation, headers)
+        call = PaidCall(principal=principal, operation=operation, mode=decision.mode,
+                        method=method, path=path, query=query, body=body, headers=headers,
+                        request_id=request_id, approval=approval)
+        if self._needs_idempotency(call):
+            # Paid calls of agents (gateway/payments/idempotency.py): a retry never pays twice.
+            assert self.idempotency is not None
+            key = parse_idempotency_key(headers.get("idempotency-key"))
+            stored = await run_idempotently(
+                self.idempotency, owner_of(principal.user_id, principal.client_id), key,
+                fingerprint(method, f"/{service.name}{path}", query, body),
+                lambda: self._forward_and_pay(service, call, decision))
+            return Upstream(stored.status, dict(stored.headers), stored.content, operation,
+                            decision.mode)
+        answer = await self._forward_and_pay(service, call, decision)
+        return Upstream(answer.status, answer.headers, answer.content, operation, decision.mode)
+
+    def _needs_idempotency(self, call: PaidCall) -> bool:
+        """An agent's live call that may cost money; a person's when they send a key."""
+        if self.idempotency is None or call.mode != "live" or call.approval is not None:
+            return False
+        if not call.operation.payment.get("may_require_payment"):
+            return False
+        return not call.principal.is_person or "idempotency-key" in call.headers
+
+    async def _forward_and_pay(self, service: Service, call: PaidCall,
+                               decision: Decision) -> Answer:
+        """Forward (stage 6); on a 402 from a paid operation, the payment hook (stage 7)."""
+        answer = await self._forward(service, call, decision, payment=None)
+        if self.payments is None or not call.operation.payment:
+            return answer
+        if answer.status == 402 and call.operation.payment.get("may_require_payment"):
+            with stage("payment"):
+                return await self.payments.handle(
+                    call, answer, lambda paid: self._forward(service, call, decision,
+                                                             payment=paid))
+        return await self.payments.after_success(call, answer)
+
+    async def _forward(self, service: Service, call: PaidCall, decision: Decision, *,
+                       payment: TxnPayment | None) -> Answer:
+        principal = call.principal
         with stage("forward"):
             ctx = TxnContext(
-                txn=request_id, sub=str(principal.user_id), username=principal.username,
+                txn=call.request_id, sub=str(principal.user_id), username=principal.username,
                 name=principal.display_name, scopes=principal.scopes, actors=principal.actors,
-                constraints=principal.constraints, effects=decision.mode,
+                constraints=principal.constraints, effects=decision.mode, payment=payment,
             )
-            outgoing = {k: v for k in FORWARDED_REQUEST_HEADERS if (v := headers.get(k))}
+            outgoing = {k: v for k in FORWARDED_REQUEST_HEADERS if (v := call.headers.get(k))}
             outgoing[TXN_TOKEN_HEADER] = self.minter.mint(ctx, service.name)
-            outgoing[REQUEST_ID_HEADER] = request_id
-            response = await self._send(service, method, path, query, body, outgoing)
+            outgoing[REQUEST_ID_HEADER] = call.request_id
+            response = await self._send(service, call.method, call.path, call.query, call.body,
+                                        outgoing)
         kept = {k: v for k in FORWARDED_RESPONSE_HEADERS if (v := response.headers.get(k))}
         if "location" in kept and kept["location"].startswith("/"):
             kept["location"] = f"/api/{service.name}{kept['location']}"
         kept.update(preference_headers(decision, kept.get("vary", "")))
-        return Upstream(response.status_code, kept, response.content, operation, decision.mode)
+        return Answer(response.status_code, kept, response.content)
 
     def _route(self, service: Service, method: str, path: str) -> Operation:
         operation, path_exists = service.manifest.match(method, path)

@@ -56,20 +56,22 @@ ReadEffect = Literal["read_position", "read_receipt", "presence", "mention_ack"]
 
 
 def effects(*, writes: list[str] | None = None, on_read: list[ReadEffect] | None = None,
-            effect_scope: str | None = None, payment: bool = False) -> dict[str, Any]:
+            effect_scope: str | None = None, payment: bool = False,
+            refunds: bool = False) -> dict[str, Any]:
     """Build ``openapi_extra`` declaring an operation's side effects (and whether it may cost).
 
     ``writes``: durable state the operation changes; ``on_read``: changes to the
     person's state that merely *reading* causes when live; ``effect_scope``: the scope
     an agent needs to cause those read effects; ``payment``: the operation may answer
-    402 and be paid by the gateway.
+    402 and be paid by the gateway; ``refunds``: its answer may carry a ``refund``
+    (``payment_id``, ``amount``, ``currency``) that the gateway's refund hook pays back.
     """
     declared: dict[str, Any] = {"writes": writes or [], "on_read": list(on_read or [])}
     if effect_scope:
         declared["effect_scope"] = effect_scope
     extra: dict[str, Any] = {"x-effects": declared}
-    if payment:
-        extra["x-payment"] = {"may_require_payment": True}
+    if payment or refunds:
+        extra["x-payment"] = {"may_require_payment": payment, "refunds": refunds}
     return extra
 
 

@@ -43,6 +43,8 @@ PROBLEM_TYPES: dict[str, str] = {
     "unsupported-media-type": "Unsupported media type",
     "too-many-requests": "Too many requests",
     "payment-required": "Payment is required",
+    "payment-refused": "The gateway will not pay for this by itself",
+    "payment-unavailable": "The payment processor could not be reached",
     "quote-expired": "The quote has expired",
     "idempotency-key-missing": "The Idempotency-Key header is missing",
     "idempotency-key-malformed": "The Idempotency-Key header is malformed",

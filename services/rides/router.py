@@ -106,7 +106,7 @@ async def get_trip(trip_id: uuid.UUID, ctx: RidesRead, session: SessionDep,
 
 @router.post("/trips/{trip_id}/cancel", operation_id="cancel_trip", response_model=CancelledTrip,
              responses=problem_responses(403, 404, 409),
-             openapi_extra=effects(writes=["trip", "refund"]), tags=["trips"])
+             openapi_extra=effects(writes=["trip", "refund"], refunds=True), tags=["trips"])
 async def cancel_trip(trip_id: uuid.UUID, ctx: RidesBook, session: SessionDep,
                       now: Now) -> CancelledTrip:
     """Cancel a trip before pickup: free at first, then a fee capped at the fare."""

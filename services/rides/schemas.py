@@ -26,6 +26,12 @@ class Money(BaseModel):
     currency: str = Field(description="ISO 4217 code.", examples=["EUR"])
 
 
+class Refund(Money):
+    """Money a cancellation gives back, and the payment it goes back to."""
+
+    payment_id: str = Field(description="The payment the gateway made for the trip.")
+
+
 class PlaceOut(BaseModel):
     id: uuid.UUID
     name: str
@@ -180,14 +186,16 @@ class TripPage(Page[TripOut]):
 class CancelledTrip(BaseModel):
     trip: TripOut
     cancellation_fee: Money
-    refund: Money = Field(description="What goes back to the payment `trip.payment_id`.")
+    refund: Refund = Field(description="What goes back to the payment `trip.payment_id`; "
+                                       "the gateway's refund hook pays it back.")
 
     @classmethod
     def of(cls, trip: Trip, settlement: Settlement, now: dt.datetime) -> CancelledTrip:
         return cls(
             trip=TripOut.at(trip, now),
             cancellation_fee=Money(amount=settlement.fee, currency=trip.currency),
-            refund=Money(amount=settlement.refund, currency=trip.currency),
+            refund=Refund(amount=settlement.refund, currency=trip.currency,
+                          payment_id=trip.payment_id),
         )
 
 

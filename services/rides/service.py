@@ -32,6 +32,8 @@ from services.rides.pricing import PRODUCT_LABELS, Product, estimate, haversine_
 from services.rides.schemas import PlaceCursor, QuoteRequest, TripCursor
 
 QUOTE_LIFETIME = dt.timedelta(minutes=5)
+# The payment id the gateway sends with a dry-run: nothing was charged.
+DRY_RUN_PAYMENT = "dry-run"
 
 
 # -- places -------------------------------------------------------------------------
@@ -154,25 +156,21 @@ def new_trip(quote: Quote, payment: Payment, now: dt.datetime, *,
     )
 
 
-def would_pay(quote: Quote) -> Payment:
-    """The payment a dry-run booking pretends was made: the quote's price, charged to no one."""
-    return Payment(id="dry-run", amount=quote.amount, currency=quote.currency,
-                   reference=quote.reference)
-
-
 async def book_trip(session: AsyncSession, rider_id: str, quote_id: uuid.UUID,
                     payment: Payment | None, now: dt.datetime, *, dry_run: bool = False) -> Trip:
     """Book a quoted ride, once it is paid; a driver is on the way at once.
 
-    A dry-run needs no payment (nothing is charged, and the caller rolls the trip back).
+    A dry-run asks for payment like a live call; the gateway answers it with a
+    pretend payment (id "dry-run") that only a dry-run may carry, and the caller
+    rolls the trip back.
     """
     quote = await get_quote(session, rider_id, quote_id)
     if await session.scalar(select(Trip.id).where(Trip.quote_id == quote.id)) is not None:
         raise errors.QuoteAlreadyBooked
     if now >= quote.expires_at:
         raise errors.QuoteExpired
-    if dry_run and payment is None:
-        payment = would_pay(quote)
+    if payment is not None and payment.id == DRY_RUN_PAYMENT and not dry_run:
+        raise errors.PaymentMismatch(expected={"id": "a real payment"})
     trip = new_trip(quote, _check_payment(quote, payment), now)
     session.add(trip)
     try:

@@ -1,0 +1,38 @@
+"""The payments feature, assembled once per app: processor, ledger hooks, approvals, keys."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from gateway.config import Settings
+from gateway.payments.approvals import Approvals
+from gateway.payments.hook import PaymentHook
+from gateway.payments.idempotency import IdempotencyStore
+from gateway.payments.processor import Processor
+from gateway.payments.processors import make_processor
+from gateway.payments.refunds import Refunds
+
+
+@dataclass(frozen=True)
+class Payments:
+    sessionmaker: async_sessionmaker[AsyncSession]
+    processor: Processor
+    approvals: Approvals
+    refunds: Refunds
+    hook: PaymentHook
+    idempotency: IdempotencyStore
+
+    @classmethod
+    def build(cls, settings: Settings,
+              sessionmaker: async_sessionmaker[AsyncSession]) -> Payments:
+        processor = make_processor(settings, sessionmaker)
+        approvals = Approvals(sessionmaker, processor, issuer=settings.issuer,
+                              ttl=dt.timedelta(seconds=settings.approval_ttl_seconds))
+        refunds = Refunds(sessionmaker, processor)
+        hook = PaymentHook(sessionmaker, processor, issuer=settings.issuer, approvals=approvals,
+                           refunds=refunds)
+        return cls(sessionmaker, processor, approvals, refunds, hook,
+                   IdempotencyStore(sessionmaker))
