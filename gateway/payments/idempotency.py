@@ -128,7 +128,11 @@ def _canonical(body: bytes) -> bytes:
 
 
 def owner_of(user_id: uuid.UUID | str, client_id: str | None) -> str:
-    """Return who a key belongs to: the person, and the agent acting (or ``person``)."""
+    """Return who a key belongs to: the person, and the agent acting (or ``person``).
+
+    The draft's Security Considerations ask for a composite lookup key, so that one
+    client cannot fetch another's stored answers by guessing its keys.
+    """
     return f"{user_id}:{client_id or 'person'}"
 
 
@@ -245,9 +249,9 @@ class IdempotencyStore:
     ) -> bool:
         """Store the answer for replays; return whether it was stored.
 
-        A 5xx is not stored (section 2.6 leaves it to the server; the issue asks for
-        it): the record goes, so a retry runs the call again. An attempt that was
-        taken over after its lock ran out stores nothing.
+        A 5xx is not stored: it says the call did not complete, so the record goes
+        and a retry runs the call again (section 2.6 replays completed results only).
+        An attempt that was taken over after its lock ran out stores nothing.
         """
         if status >= 500:
             await self.abandon(started)
