@@ -7,18 +7,15 @@ the form body and the Idempotency-Key that keeps a retry from charging twice.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import time
-from collections.abc import AsyncIterator, Awaitable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 from urllib.parse import parse_qsl
 
 import httpx
 import pytest
 import respx
-import stripe
 
 from gateway.payments.processor import (
     Card,
@@ -31,17 +28,10 @@ from gateway.payments.processor import (
     SetupStart,
 )
 from gateway.payments.processors.stripe import StripeProcessor
-from tests.support.stripe_fixtures import stripe_object
+from tests.support.stripe_fixtures import NoWaitHTTPXClient, sign_webhook, stripe_object
 
 SECRET_KEY = "sk_test_agentgate"
 WEBHOOK_SECRET = "whsec_agentgate_test"
-
-
-class NoWaitHTTPXClient(stripe.HTTPXClient):
-    """The SDK's httpx client, minus the back-off sleep between its retries."""
-
-    def sleep_async(self, secs: float) -> Awaitable[None]:
-        return super().sleep_async(0)
 
 
 @pytest.fixture
@@ -534,11 +524,7 @@ async def test_a_card_number_never_goes_to_stripe_through_us(
 
 
 def sign(payload: bytes, *, secret: str = WEBHOOK_SECRET, at: int | None = None) -> str:
-    """A Stripe-Signature header: HMAC-SHA256 of "{t}.{body}" with the endpoint's secret
-    (https://docs.stripe.com/webhooks#verify-manually)."""
-    timestamp = int(time.time()) if at is None else at
-    signed = f"{timestamp}.".encode() + payload
-    return f"t={timestamp},v1={hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()}"
+    return sign_webhook(payload, secret, at=at)
 
 
 def event(type_: str, obj: dict[str, Any]) -> bytes:
