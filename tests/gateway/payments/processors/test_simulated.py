@@ -15,7 +15,8 @@ from gateway.payments.processor import (
     InvalidWebhook,
     ProcessorError,
 )
-from gateway.payments.processors.simulated import SimulatedProcessor, luhn_valid
+from gateway.payments.processors.simulated import SimulatedProcessor
+from gateway.payments.processors.simulated_cards import luhn_valid
 from services.common.db import make_engine, make_sessionmaker, utcnow
 
 SUCCEEDS = "4242424242424242"
