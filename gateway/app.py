@@ -85,6 +85,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             approvals=payments.approvals))
         yield
         reconciler.cancel()
+        await payments.aclose()
         await recorder.stop()
         refresher.cancel()
         await services.aclose()

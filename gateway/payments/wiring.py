@@ -34,5 +34,15 @@ class Payments:
         refunds = Refunds(sessionmaker, processor)
         hook = PaymentHook(sessionmaker, processor, issuer=settings.issuer, approvals=approvals,
                            refunds=refunds)
+        # The lock outlives the slowest paid call (service timeout, then the processor's
+        # timeouts and retries), so a live first attempt is never taken over.
+        lock = settings.upstream_timeout + 4 * settings.stripe_timeout_seconds * (
+            settings.stripe_max_network_retries + 1) + 30
         return cls(sessionmaker, processor, approvals, refunds, hook,
-                   IdempotencyStore(sessionmaker))
+                   IdempotencyStore(sessionmaker, lock_seconds=lock))
+
+    async def aclose(self) -> None:
+        """Close the processor's connection pool (Stripe's httpx client), if it has one."""
+        close = getattr(self.processor, "aclose", None)
+        if close is not None:
+            await close()
