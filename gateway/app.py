@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -39,7 +40,7 @@ from gateway.timing import TimingMiddleware
 from gateway.web import router as web
 from gateway.web.errors import install_html_errors
 from gateway.web.templating import STATIC_DIR, make_templates
-from services.common.db import is_sqlite, make_engine, make_sessionmaker
+from services.common.db import WRITE_TRANSACTION, is_sqlite, make_engine, make_sessionmaker
 from services.common.problems import install_problem_handlers
 from services.common.text_guard import RejectNulMiddleware
 from services.common.txn_token import StaticKeys
@@ -65,7 +66,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     activity_engine = make_engine(settings.database_url, pool_size=1, max_overflow=0)
     recorder = ActivityRecorder(make_sessionmaker(activity_engine),
                                 background=not is_sqlite(settings.database_url))
-    payments = Payments.build(settings, sessionmaker)
+    # The ledger has its own connections too: a paid request holds one of the request
+    # pool's while the hook runs, and must never wait for another from the same pool
+    # (50 concurrent paid calls would otherwise starve each other). Its transactions
+    # are short, so a small pool serves many requests.
+    # On SQLite every ledger transaction begins IMMEDIATE: they nearly all write.
+    payments_engine = make_engine(settings.database_url, pool_size=5, max_overflow=5,
+                                  execution_options=WRITE_TRANSACTION)
+    payments = Payments.build(settings, make_sessionmaker(payments_engine))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -80,12 +88,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         recorder.start()
         # Settles what a crash or a timeout left in between, at start and then regularly.
         reconciler = asyncio.create_task(keep_reconciling(
-            sessionmaker, payments.processor, payments.refunds,
+            payments.sessionmaker, payments.processor, payments.refunds,
             every=settings.reconcile_seconds, idempotency=payments.idempotency,
             approvals=payments.approvals))
         yield
         reconciler.cancel()
+        # Wait for it to stop before its connections go: it may be inside a transaction.
+        with contextlib.suppress(asyncio.CancelledError):
+            await reconciler
         await payments.aclose()
+        await payments_engine.dispose()
         await recorder.stop()
         refresher.cancel()
         await services.aclose()
@@ -97,6 +109,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = engine
     app.state.sessionmaker = sessionmaker
+    app.state.write_sessionmaker = make_sessionmaker(engine, writes=True)
     app.state.keys = txn_keys
     app.state.services = services
     app.state.access_keys = access_keys

@@ -80,7 +80,7 @@ def mandated(client: httpx.AsyncClient) -> MandatedAgent:
                    name: str = "Trip Planner", parent: AgentCaller | None = None,
                    ) -> AgentCaller:
         app = app_of(client)
-        async with app.state.sessionmaker() as db:
+        async with app.state.write_sessionmaker() as db:
             agent = await make_agent(db, name)
             agent.scope = PAY_SCOPE
             if parent is None:
@@ -105,7 +105,7 @@ def quote(client: httpx.AsyncClient) -> QuoteFor:
     """A fresh bookable quote of alice's: (id, amount in cents)."""
     async def make(product: Product = Product.STANDARD, nth: int = 0) -> tuple[str, int]:
         app = app_of(client)
-        async with app.state.sessionmaker() as db:
+        async with app.state.write_sessionmaker() as db:  # reads, then writes
             places = (await db.scalars(sa.select(Place).where(Place.owner_id.is_(None))
                                        .order_by(Place.name).limit(12))).all()
             pickup, dropoff = places[nth % len(places)], places[(nth + 1) % len(places)]
