@@ -122,6 +122,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.oauth = GatewayAuthorizationServer(
         issuer=settings.issuer, clients=app.state.clients, tokens=app.state.access_tokens,
         revocations=revocations, scopes=lambda: scope_descriptions(services),
+        service_names=lambda: services.services.keys(),
         refresh_token_days=settings.refresh_token_days)
     app.state.pipeline = Pipeline(
         services, TxnTokenMinter(txn_keys, issuer=settings.issuer, ttl=settings.txn_token_ttl),
