@@ -23,7 +23,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.background import BackgroundTask
 
 from gateway.cache import TTLCache
-from gateway.db import SessionDep
 from gateway.identity.models import Agent, Grant, User
 from gateway.identity.sessions import (
     CSRF_HEADER,
@@ -81,7 +80,19 @@ def _bearer_token(request: Request) -> str | None:
     return token.strip() if scheme.lower() == "bearer" else None
 
 
-async def _token_principal(request: Request, db: AsyncSession, token: str) -> Principal:
+def _reads(request: Request) -> AsyncSession:
+    """A short session for authentication's reads, closed before the route runs.
+
+    Not the request's session: a proxied call would keep its pooled connection (and,
+    on SQLite, a read snapshot) checked out while the service answers and the payment
+    hook runs its own transactions. Fifty concurrent paid calls would then hold every
+    connection of the pool while each waits for one more, until the pool times out.
+    """
+    session: AsyncSession = request.app.state.sessionmaker()
+    return session
+
+
+async def _token_principal(request: Request, token: str) -> Principal:
     """Verify a bearer token for the resource being called and resolve who it speaks for."""
     tokens: AccessTokens = request.app.state.access_tokens
     audience = resource_for_path(request.app.state.settings.issuer, request.url.path)
@@ -90,10 +101,10 @@ async def _token_principal(request: Request, db: AsyncSession, token: str) -> Pr
     except InvalidAccessToken as exc:
         raise _invalid_token(request, str(exc)) from exc
     if claims.person_id is None:
-        return await _agent_principal(request, db, claims)
+        return await _agent_principal(request, claims)
     if claims.grant_id is None:
         raise _invalid_token(request, "the token names no grant")
-    view = await _grant_view(request, db, uuid.UUID(claims.grant_id), claims.person_id)
+    view = await _grant_view(request, uuid.UUID(claims.grant_id), claims.person_id)
     now = utcnow()
     if view is None or view.revoked or (view.expires_at is not None and view.expires_at <= now):
         raise _invalid_token(request, "the grant was revoked")
@@ -127,17 +138,18 @@ class GrantView:
     agent_last_used: dt.datetime | None
 
 
-async def _grant_view(request: Request, db: AsyncSession, grant_id: uuid.UUID,
+async def _grant_view(request: Request, grant_id: uuid.UUID,
                       person_id: uuid.UUID) -> GrantView | None:
     cache: TTLCache[tuple[uuid.UUID, uuid.UUID], GrantView] = request.app.state.grant_cache
     view = cache.get((grant_id, person_id))
     if view is not None:
         return view
-    row = (await db.execute(
-        select(Grant, User, Agent).join(User, User.id == Grant.user_id)
-        .outerjoin(Agent, Agent.id == Grant.agent_id)
-        .where(Grant.id == grant_id, Grant.user_id == person_id)
-    )).first()
+    async with _reads(request) as db:
+        row = (await db.execute(
+            select(Grant, User, Agent).join(User, User.id == Grant.user_id)
+            .outerjoin(Agent, Agent.id == Grant.agent_id)
+            .where(Grant.id == grant_id, Grant.user_id == person_id)
+        )).first()
     if row is None:
         return None
     grant, user, agent = row
@@ -151,9 +163,12 @@ async def _grant_view(request: Request, db: AsyncSession, grant_id: uuid.UUID,
     return view
 
 
-async def _agent_principal(request: Request, db: AsyncSession, claims: AccessClaims) -> Principal:
+async def _agent_principal(request: Request, claims: AccessClaims) -> Principal:
     """An agent acting as itself (client credentials): a principal with no person."""
-    agent = await db.get(Agent, claims.agent_id) if claims.agent_id else None
+    agent = None
+    if claims.agent_id:
+        async with _reads(request) as db:
+            agent = await db.get(Agent, claims.agent_id)
     if agent is None:
         raise _invalid_token(request, "the agent no longer exists")
     actor = Actor(sub=claims.sub, name=agent.name)
@@ -187,7 +202,7 @@ async def _note_use(request: Request, now: dt.datetime, view: GrantView) -> None
                                   .values(last_used_at=now))
 
 
-async def optional_principal(request: Request, db: SessionDep) -> Principal | None:
+async def optional_principal(request: Request) -> Principal | None:
     """The caller, or None. Also enforces CSRF on unsafe cookie-authenticated calls."""
     cached: Principal | None = getattr(request.state, "principal", None)
     if cached is not None:
@@ -195,7 +210,7 @@ async def optional_principal(request: Request, db: SessionDep) -> Principal | No
     token = _bearer_token(request)
     if token is not None:
         with stage("auth"):
-            principal = await _token_principal(request, db, token)
+            principal = await _token_principal(request, token)
         request.state.principal = principal
         return principal
     cookie = request.cookies.get(SESSION_COOKIE)
@@ -208,7 +223,8 @@ async def optional_principal(request: Request, db: SessionDep) -> Principal | No
         if hit is not None and hit[1] > utcnow():
             principal = hit[0]
         else:
-            active = await find_session(db, cookie)
+            async with _reads(request) as db:
+                active = await find_session(db, cookie)
             if active is None:
                 return None
             principal = Principal(
