@@ -28,6 +28,9 @@ NAMING_CONVENTION = {
     "pk": "pk_%(table_name)s",
 }
 
+# The execution option naming how a SQLite transaction begins (DEFERRED or IMMEDIATE).
+SQLITE_BEGIN = "agentgate_sqlite_begin"
+
 # SQLite only auto-increments an INTEGER PRIMARY KEY; PostgreSQL gets a real BIGINT.
 BigIntPK = BigInteger().with_variant(Integer(), "sqlite")
 
@@ -87,7 +90,8 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
 
         @event.listens_for(engine.sync_engine, "begin")
         def _sqlite_begin(conn: Any) -> None:
-            conn.exec_driver_sql("BEGIN")
+            # DEFERRED unless the engine was made for writing (see writing_first).
+            conn.exec_driver_sql(f"BEGIN {conn.get_execution_options().get(SQLITE_BEGIN, '')}")
 
         return engine
     kwargs.setdefault("pool_size", 10)
@@ -96,20 +100,38 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
     return create_async_engine(url, **kwargs)
 
 
+def writing_first(engine: AsyncEngine) -> AsyncEngine:
+    """``engine`` for a transaction that will write: on SQLite it begins IMMEDIATE.
+
+    In WAL mode a deferred transaction that reads and then writes fails at once with
+    "database is locked" (SQLITE_BUSY_SNAPSHOT, which the busy timeout does not retry)
+    whenever another connection committed since its read: a booking that checks its
+    quote, then inserts the trip, while other bookings commit. BEGIN IMMEDIATE takes
+    the write lock first, so the transaction waits its turn (the busy timeout) and
+    reads what nobody else can change before it writes. PostgreSQL ignores the option.
+    """
+    return engine.execution_options(**{SQLITE_BEGIN: "IMMEDIATE"})
+
+
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
 
 
 @asynccontextmanager
-async def session_scope(factory: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
+async def session_scope(factory: async_sessionmaker[AsyncSession], *,
+                        writes: bool = False) -> AsyncIterator[AsyncSession]:
     """A request-scoped session: commit on success, roll back on error.
 
     Services and repositories flush; only this boundary commits. It is a context
     manager, not a bare generator, so a dependency that wraps it with ``async with``
     passes the route's exception in: re-yielding from ``async for`` would leave this
     generator suspended, its connection held until garbage collection.
+
+    ``writes``: the request is expected to write, so its transaction takes SQLite's
+    write lock when it begins (:func:`writing_first`).
     """
-    async with factory() as session:
+    bind = factory.kw["bind"]
+    async with (factory(bind=writing_first(bind)) if writes else factory()) as session:
         try:
             yield session
         except BaseException:

@@ -10,9 +10,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.db import session_scope
 
+# Requests with these methods only read; any other is expected to write.
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
-    async with session_scope(request.app.state.sessionmaker) as session:
+    # A service's write is short and calls nothing else, so on SQLite it can hold the
+    # write lock from its first statement (services.common.db.writing_first).
+    writes = request.method not in SAFE_METHODS
+    async with session_scope(request.app.state.sessionmaker, writes=writes) as session:
         yield session
 
 
