@@ -11,8 +11,7 @@ import uuid
 import httpx
 import sqlalchemy as sa
 
-from gateway.payments.models import Approval, Payment, Refund
-from services.rides.models import Trip
+from gateway.payments.models import Approval, Refund
 from tests.gateway.payments.conftest import (
     ALICE,
     DECLINES_CHARGES,
@@ -23,25 +22,15 @@ from tests.gateway.payments.conftest import (
     app_of,
     book,
     key,
+    ledger,
     mandate,
     payments_of,
     save_card,
+    trips,
 )
 from tests.support.agents import bearer, make_grant, mint_access_token
 
 TRIPS = "/api/rides/trips"
-
-
-async def ledger(client: httpx.AsyncClient) -> list[Payment]:
-    async with app_of(client).state.sessionmaker() as db:
-        return list((await db.scalars(sa.select(Payment).order_by(Payment.created_at))).all())
-
-
-async def trips(client: httpx.AsyncClient, quote_id: str) -> list[Trip]:
-    """The trips booked from this quote (the demo data has trips of its own)."""
-    async with app_of(client).state.sessionmaker() as db:
-        return list((await db.scalars(
-            sa.select(Trip).where(Trip.quote_id == uuid.UUID(quote_id)))).all())
 
 
 async def test_an_agent_within_its_mandate_books_and_pays_with_a_receipt(
