@@ -24,10 +24,11 @@ class PageClient:
         self.pipeline: Pipeline = request.app.state.pipeline
 
     async def call(self, method: str, service: str, path: str, *,
-                   params: dict[str, Any] | None = None, body: Any = None) -> Upstream:
+                   params: dict[str, Any] | None = None, body: Any = None,
+                   extra_headers: dict[str, str] | None = None) -> Upstream:
         query = urlencode({k: v for k, v in (params or {}).items() if v is not None})
         content = json.dumps(body).encode() if body is not None else b""
-        headers = {"accept": "application/json"}
+        headers = {"accept": "application/json", **(extra_headers or {})}
         if body is not None:
             headers["content-type"] = "application/json"
         return await self.pipeline.call(

@@ -16,6 +16,8 @@ from typing import Any
 
 from markupsafe import Markup, escape
 
+from gateway.payments.mandates import money as _amount_in
+
 # ``@username`` in message text, as the chat service finds it (a trailing "." ends a sentence).
 _MENTION = re.compile(r"(?<![\w@])@([a-z0-9][a-z0-9_.-]{0,39})", re.IGNORECASE)
 _MARK_TAG = re.compile(r"(</?mark>)")
@@ -34,6 +36,11 @@ def money(value: dict[str, Any] | None) -> str:
     if not value:
         return ""
     return f"{int(value['amount']) / 100:,.2f} {value['currency']}"
+
+
+def price(amount: int, currency: str) -> str:
+    """``1240, "EUR"`` -> ``12.40 EUR``: a ledger amount (minor units, the currency's decimals)."""
+    return _amount_in(amount, currency)
 
 
 def time_tag(value: str | dt.datetime | None, style: str = "time") -> Markup:
@@ -65,6 +72,23 @@ def since(value: str | dt.datetime | None, now: dt.datetime | None = None) -> st
         return f"{seconds // 3600} h ago"
     days = seconds // 86400
     return "yesterday" if days == 1 else f"{days} days ago"
+
+
+def until(value: str | dt.datetime | None, now: dt.datetime | None = None) -> str:
+    """How long from now, in words: ``in 14 min``, ``in 2 h``, ``in 3 days``; ``now`` if past."""
+    moment = parse_time(value)
+    if moment is None:
+        return "never"
+    seconds = int((moment - (now or dt.datetime.now(dt.UTC))).total_seconds())
+    if seconds <= 0:
+        return "now"
+    if seconds < 60:
+        return "in less than a minute"
+    if seconds < 3600:
+        return f"in {seconds // 60} min"
+    if seconds < 86400:
+        return f"in {seconds // 3600} h"
+    return f"in {seconds // 86400} days"
 
 
 def message_html(text: str, mentions: Iterable[str] = (), me: str | None = None) -> Markup:
@@ -112,8 +136,10 @@ def hue(name: str) -> int:
 FILTERS = {
     "hue": hue,
     "money": money,
+    "price": price,
     "time_tag": time_tag,
     "since": since,
+    "until": until,
     "message_html": message_html,
     "snippet_html": snippet_html,
 }

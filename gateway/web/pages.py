@@ -9,7 +9,7 @@ from fastapi.responses import HTMLResponse
 
 from gateway.principal import Principal
 
-Section = Literal["chat", "rides", "agents", "tokens", "activity"]
+Section = Literal["chat", "rides", "agents", "tokens", "activity", "payments", "approvals"]
 
 # Pages are personal and change on every visit (unread counts, "seen by"): never store
 # them, so neither a shared cache nor the browser's back button shows a stale copy.

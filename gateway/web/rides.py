@@ -1,21 +1,24 @@
-"""The rides pages: ask for a price between two places, see it, and the trip history.
+"""The rides pages: ask for a price between two places, see it, book it, and the trip history.
 
-Booking is paid: the rides service answers 402 with the amount until the gateway
-pays for it. Until the payments feature lands the page says so plainly, showing
-the service's own 402 answer, instead of pretending a booking went through.
+Booking is paid, and a person booking here goes through the same 402 hook as an
+agent (gateway/payments/hook.py), paying with their own default card and no
+mandate: the trip is booked and paid, or the page says in place why not (no card:
+add one on the Payments page; the card was declined), or the bank wants the person
+to confirm, and the page sends them to the held payment's approval page.
 """
 
 from __future__ import annotations
 
 import uuid
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from gateway.auth import CurrentPrincipal, check_csrf
 from gateway.principal import Principal
-from gateway.web.client import PageClient
+from gateway.web.client import PageClient, raise_for_problem
 from gateway.web.pages import render
 from services.common.problems import Problem
 
@@ -41,21 +44,33 @@ async def _places(client: PageClient) -> list[dict[str, Any]]:
     return places
 
 
+def receipt_url(trip: dict[str, Any]) -> str | None:
+    """The receipt of the payment the gateway made for a trip (seeded trips have none)."""
+    try:
+        return f"/payments/{uuid.UUID(str(trip.get('payment_id')))}"
+    except ValueError:
+        return None
+
+
 async def _rides_page(request: Request, principal: Principal, *,
                       form: dict[str, str] | None = None, error: str | None = None,
-                      status_code: int = 200) -> HTMLResponse:
+                      booked: str | None = None, status_code: int = 200) -> HTMLResponse:
     client = PageClient(request, principal)
     places = await _places(client)
     trips = (await client.get(SERVICE, "/trips", limit=20))["items"]
+    for trip in trips:
+        trip["receipt_url"] = receipt_url(trip)
     return _render(request, principal, "rides/index.html", {
         "places": places, "trips": trips, "form": form or {}, "error": error,
+        "booked": booked,
     }, status_code=status_code)
 
 
 @router.get("")
-async def rides_home(request: Request, principal: CurrentPrincipal) -> HTMLResponse:
+async def rides_home(request: Request, principal: CurrentPrincipal,
+                     booked: str = "") -> HTMLResponse:
     """Show the quote form and the trip history."""
-    return await _rides_page(request, principal)
+    return await _rides_page(request, principal, booked=booked or None)
 
 
 @router.post("/quote", response_model=None)
@@ -88,8 +103,12 @@ async def ask_quote(
 async def _quote_page(request: Request, principal: Principal, quote_id: uuid.UUID, *,
                       refusal: Problem | None = None, status_code: int = 200) -> HTMLResponse:
     quote = await PageClient(request, principal).get(SERVICE, f"/quotes/{quote_id}")
-    return _render(request, principal, "rides/quote.html",
-                   {"quote": quote, "refusal": refusal}, status_code=status_code)
+    return _render(request, principal, "rides/quote.html", {
+        "quote": quote, "refusal": refusal,
+        # A fresh key per rendering of the form: a double click (or a resent form) is the
+        # same attempt and pays at most once; a new attempt after a refusal is a new key.
+        "attempt": uuid.uuid4(),
+    }, status_code=status_code)
 
 
 @router.get("/quotes/{quote_id:uuid}")
@@ -101,15 +120,32 @@ async def show_quote(request: Request, principal: CurrentPrincipal,
 
 @router.post("/quotes/{quote_id:uuid}/book", response_model=None)
 async def book(request: Request, principal: CurrentPrincipal, quote_id: uuid.UUID,
-               csrf_token: Annotated[str, Form()] = "") -> HTMLResponse | RedirectResponse:
-    """Try to book the quoted ride; show why not if the service refuses (e.g. 402)."""
+               csrf_token: Annotated[str, Form()] = "",
+               attempt: Annotated[str, Form()] = "") -> HTMLResponse | RedirectResponse:
+    """Book the quoted ride and pay with your default card; show why not if it can't be."""
     check_csrf(request, principal, csrf_token)
     try:
-        await PageClient(request, principal).post(SERVICE, "/trips", {"quote_id": str(quote_id)})
+        # The gateway's own refusals (the payment hook's 402) raise; the service's return.
+        upstream = await PageClient(request, principal).call(
+            "POST", SERVICE, "/trips", body={"quote_id": str(quote_id)},
+            extra_headers=_idempotency(attempt))
+        answer = raise_for_problem(upstream)
     except Problem as problem:
         if problem.status not in BOOKING_REFUSALS:
             raise
         # Rendered in place (not redirected): the refusal is this attempt's answer.
         return await _quote_page(request, principal, quote_id, refusal=problem,
                                  status_code=problem.status)
-    return RedirectResponse("/rides#trips", status_code=303)
+    if upstream.status == 202:
+        # Held for the person: their bank wants them to confirm the payment.
+        return RedirectResponse(urlsplit(str(answer["url"])).path, status_code=303)
+    return RedirectResponse(f"/rides?booked={answer['id']}#trip-{answer['id']}",
+                            status_code=303)
+
+
+def _idempotency(attempt: str) -> dict[str, str]:
+    """The form's attempt id as the call's Idempotency-Key (none if the form sent none)."""
+    try:
+        return {"idempotency-key": f'"{uuid.UUID(attempt)}"'}
+    except ValueError:
+        return {}

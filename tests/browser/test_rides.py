@@ -1,4 +1,4 @@
-"""Rides in a real browser: a person asks for a quote and sees its price."""
+"""Rides in a real browser: a person asks for a quote, sees its price, books and pays."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ if TYPE_CHECKING:
     from tests.browser.conftest import Login, Screenshot
 
 
-def test_alice_gets_a_quote_and_sees_the_price(page: Page, login: Login,
+def test_alice_gets_a_quote_sees_the_price_and_books_with_her_card(page: Page, login: Login,
                                                screenshot: Screenshot) -> None:
     from playwright.sync_api import expect
 
@@ -26,5 +26,9 @@ def test_alice_gets_a_quote_and_sees_the_price(page: Page, login: Login,
     expect(page.get_by_test_id("price")).to_have_text(re.compile(r"^\d+\.\d\d EUR$"))
     screenshot(page, "rides")
 
+    price = page.get_by_test_id("price").inner_text()
     page.get_by_role("button", name=re.compile(r"^Book for")).click()
-    expect(page.get_by_test_id("refusal")).to_contain_text("Payment required")
+    # Paid with her seeded Visa through the simulated processor; the trip shows it.
+    expect(page).to_have_url(re.compile(r"/rides\?booked=[0-9a-f-]{36}#trip-"))
+    expect(page.get_by_test_id("booked")).to_be_visible()
+    expect(page.locator("article.trip").filter(has_text=f"Paid {price}")).to_have_count(1)

@@ -57,8 +57,17 @@ def mandate(*, max_per_payment: int = 10_000, budget: int | None = 50_000,
     return detail
 
 
+async def remove_cards(client: httpx.AsyncClient, user_id: uuid.UUID = ALICE) -> None:
+    """Take the person's saved cards away (the demo people have a seeded Visa)."""
+    payments = payments_of(client)
+    for method in await methods.list_methods(payments.sessionmaker, user_id):
+        await methods.remove(payments.sessionmaker, user_id, method.id)
+
+
 async def save_card(client: httpx.AsyncClient, number: str = VISA,
                     user_id: uuid.UUID = ALICE) -> None:
+    """Make ``number`` the person's only card, so the test knows what it pays with."""
+    await remove_cards(client, user_id)
     payments = payments_of(client)
     await methods.finish_setup(payments.sessionmaker, payments.processor, user_id,
                                card_number=number, exp_month=12, exp_year=2030)

@@ -25,6 +25,7 @@ from tests.gateway.payments.conftest import (
     ledger,
     mandate,
     payments_of,
+    remove_cards,
     save_card,
     trips,
 )
@@ -184,6 +185,7 @@ async def test_a_spent_budget_refuses_the_next_payment_and_says_what_is_left(
 
 async def test_no_saved_card_sends_the_person_to_the_payments_page(
         client: httpx.AsyncClient, mandated: MandatedAgent, quote: QuoteFor) -> None:
+    await remove_cards(client)
     agent = await mandated(mandate())
     quote_id, _ = await quote()
 
