@@ -24,6 +24,7 @@ import asyncio
 import base64
 import json
 import uuid
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -129,15 +130,16 @@ def grant_of(access_token: str) -> uuid.UUID:
 
 async def give_mandate(database_url: str, grant_id: uuid.UUID, detail: dict[str, Any]) -> None:
     """Store a payment_mandate on the grant, as consent stores the one an agent asks for."""
+    import sqlalchemy as sa
+
     from gateway.identity.models import Grant
 
     engine, sessionmaker = await _sessionmaker_of(database_url)
     try:
-        async with sessionmaker() as db:
-            grant = await db.get(Grant, grant_id)
-            assert grant is not None
-            grant.authorization_details = [detail]
-            await db.commit()
+        async with sessionmaker() as db, db.begin():
+            updated = await db.execute(sa.update(Grant).where(Grant.id == grant_id)
+                                       .values(authorization_details=[detail]))
+            assert updated.rowcount == 1, f"no grant {grant_id}"
     finally:
         await engine.dispose()
 
@@ -156,12 +158,15 @@ async def make_quotes(database_url: str, rider_id: str, count: int) -> list[tupl
         async with sessionmaker() as db:
             places = {p.name: p for p in (await db.scalars(
                 sa.select(Place).where(Place.name.in_([PICKUP, DROPOFF])))).all()}
-            now = utcnow()
-            quotes = [new_quote(rider_id, places[PICKUP], places[DROPOFF], Product.STANDARD, now)
-                      for _ in range(count)]
+        now = utcnow()
+        quotes = [new_quote(rider_id, places[PICKUP], places[DROPOFF], Product.STANDARD, now)
+                  for _ in range(count)]
+        made = [(str(q.id), q.amount, q.reference) for q in quotes]
+        # A transaction of its own whose first statement writes: on SQLite a read first
+        # would pin a snapshot that a concurrent writer makes stale ("database is locked").
+        async with sessionmaker() as db, db.begin():
             db.add_all(quotes)
-            await db.commit()
-            return [(str(q.id), q.amount, q.reference) for q in quotes]
+        return made
     finally:
         await engine.dispose()
 
@@ -180,7 +185,7 @@ class OverspendRound:
     captured: int  # the sum of captured payments
     paid: int  # 201 answers
     refused: int  # 402 budget_exhausted answers
-    other: list[int]  # any other status
+    other: dict[int, int]  # any other status: how many times
 
     @property
     def overspent(self) -> bool:
@@ -222,6 +227,7 @@ async def overspend_round(gateway: str, database_url: str, rider_id: str, token:
     refused = sum(1 for a in answers if a.status_code == 402
                   and a.json().get("reason") == "budget_exhausted")
     paid = sum(1 for a in answers if a.status_code == 201)
-    other = sorted(a.status_code for a in answers if a.status_code not in (201, 402))
+    other = dict(sorted(Counter(a.status_code for a in answers
+                                if a.status_code not in (201, 402)).items()))
     return OverspendRound(budget=budget, captured=await _captured(database_url, grant_id),
                           paid=paid, refused=refused, other=other)
