@@ -31,6 +31,7 @@ import anyio
 import httpx
 import pytest
 import respx
+import sqlalchemy as sa
 import stripe
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -244,8 +245,13 @@ class StripeDouble:
 
 async def card_on_file(sessionmaker: async_sessionmaker[AsyncSession],
                        user_id: Any) -> None:
-    """The person's Stripe customer and saved card, as a finished SetupIntent leaves them."""
+    """The person's Stripe customer and saved card, as a finished SetupIntent leaves them.
+
+    Replaces what the demo data gave them (a simulated card), as switching to Stripe does.
+    """
     async with sessionmaker() as db, db.begin():
+        await db.execute(sa.delete(PaymentMethod).where(PaymentMethod.user_id == user_id))
+        await db.execute(sa.delete(PaymentAccount).where(PaymentAccount.user_id == user_id))
         db.add(PaymentAccount(user_id=user_id, processor="stripe", customer_id=CUSTOMER))
         await db.flush()
         db.add(PaymentMethod(user_id=user_id, processor="stripe", processor_method_id=CARD,

@@ -304,3 +304,25 @@ async def test_denying_a_payment_held_for_authentication_cancels_it_at_stripe(
     assert stripe.keys("cancel") == [f"agentgate-{payment.id}-cancel"]
     assert stripe.only_intent()["status"] == "canceled"
     assert await trips(client, quote_id) == []
+
+
+async def test_the_approval_page_runs_the_banks_challenge_in_stripe_js_before_approving(
+        client: httpx.AsyncClient, mandated: MandatedAgent, quote: QuoteFor,
+        stripe: StripeDouble) -> None:
+    from tests.support.web import sign_in
+
+    agent = await mandated(mandate())
+    quote_id, _ = await quote()
+    stripe.outcome = "authentication_required"
+    held = await client.post(TRIPS, **book(quote_id), headers=agent.headers | key())
+    intent = stripe.only_intent()
+    await sign_in(client, "alice")
+
+    page = await client.get(f"/approvals/{held.json()['id']}", headers={"Accept": "text/html"})
+
+    assert page.status_code == 200, page.text
+    assert 'id="authenticate-form"' in page.text
+    assert f'data-client-secret="{intent["client_secret"]}"' in page.text
+    assert 'data-payment-method="pm_' in page.text
+    assert "https://js.stripe.com/v3/" in page.text
+    assert "/static/approval.js" in page.text
