@@ -84,10 +84,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             every=settings.reconcile_seconds, idempotency=payments.idempotency,
             approvals=payments.approvals))
         yield
-        reconciler.cancel()
+        # Stop the background tasks and wait until they have: one cancelled in the
+        # middle of a transaction still has to roll back on its connection, which must
+        # happen before the engines below are disposed (or shutdown hangs on it).
+        for task in (reconciler, refresher):
+            task.cancel()
+        await asyncio.gather(reconciler, refresher, return_exceptions=True)
         await payments.aclose()
         await recorder.stop()
-        refresher.cancel()
         await services.aclose()
         await activity_engine.dispose()
         await engine.dispose()
