@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -92,14 +91,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             every=settings.reconcile_seconds, idempotency=payments.idempotency,
             approvals=payments.approvals))
         yield
-        reconciler.cancel()
-        # Wait for it to stop before its connections go: it may be inside a transaction.
-        with contextlib.suppress(asyncio.CancelledError):
-            await reconciler
+        # Stop the background tasks and wait until they have: one cancelled in the
+        # middle of a transaction still has to roll back on its connection, which must
+        # happen before the engines below are disposed (or shutdown hangs on it).
+        for task in (reconciler, refresher):
+            task.cancel()
+        await asyncio.gather(reconciler, refresher, return_exceptions=True)
         await payments.aclose()
         await payments_engine.dispose()
         await recorder.stop()
-        refresher.cancel()
         await services.aclose()
         await activity_engine.dispose()
         await engine.dispose()
