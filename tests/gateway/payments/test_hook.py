@@ -337,8 +337,10 @@ async def test_a_denied_approval_pays_and_books_nothing(
 
     await payments_of(client).approvals.deny(approval_id, ALICE)
 
-    assert (await client.get(held.headers["location"], headers=agent.headers)).json()[
-        "status"] == "denied"
+    polled = (await client.get(held.headers["location"], headers=agent.headers)).json()
+    assert polled["status"] == "denied"
+    assert polled["result"]["status"] == 402
+    assert polled["result"]["body"]["reason"] == "approval_denied"
     assert await ledger(client) == []
     assert await trips(client, quote_id) == []
 
@@ -414,5 +416,6 @@ async def test_an_expired_approval_releases_the_hold(
     polled = (await client.get(held.headers["location"], headers=agent.headers)).json()
 
     assert polled["status"] == "expired"
+    assert polled["result"]["body"]["reason"] == "approval_expired"
     [payment] = await ledger(client)
     assert payment.status == "voided"
