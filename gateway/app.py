@@ -39,7 +39,7 @@ from gateway.timing import TimingMiddleware
 from gateway.web import router as web
 from gateway.web.errors import install_html_errors
 from gateway.web.templating import STATIC_DIR, make_templates
-from services.common.db import WRITE_TRANSACTION, is_sqlite, make_engine, make_sessionmaker
+from services.common.db import is_sqlite, make_engine, make_sessionmaker
 from services.common.problems import install_problem_handlers
 from services.common.text_guard import RejectNulMiddleware
 from services.common.txn_token import StaticKeys
@@ -69,10 +69,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # pool's while the hook runs, and must never wait for another from the same pool
     # (50 concurrent paid calls would otherwise starve each other). Its transactions
     # are short, so a small pool serves many requests.
-    # On SQLite every ledger transaction begins IMMEDIATE: they nearly all write.
-    payments_engine = make_engine(settings.database_url, pool_size=5, max_overflow=5,
-                                  execution_options=WRITE_TRANSACTION)
-    payments = Payments.build(settings, make_sessionmaker(payments_engine))
+    payments_engine = make_engine(settings.database_url, pool_size=5, max_overflow=5)
+    payments = Payments.build(settings, make_sessionmaker(payments_engine),
+                              writer=make_sessionmaker(payments_engine, writes=True))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
