@@ -24,6 +24,7 @@ from gateway.payments.models import Payment
 from gateway.payments.processor import InvalidWebhook
 from gateway.payments.wiring import Payments
 from gateway.principal import Principal
+from services.common.openapi import problem_responses
 from services.common.problems import NotFound, Problem
 
 router = APIRouter(tags=["payments"])
@@ -58,7 +59,7 @@ async def visible_payment(request: Request, principal: Principal,
 
 
 @router.get("/payments/{payment_id:uuid}", operation_id="get_payment",
-            response_model=None)
+            response_model=None, responses=problem_responses(401, 404))
 async def get_payment(payment_id: uuid.UUID, request: Request,
                       principal: CurrentPrincipal) -> Response:
     """Show a payment's receipt: what, for whom, how much, where it stands."""
@@ -70,7 +71,8 @@ async def get_payment(payment_id: uuid.UUID, request: Request,
     return JSONResponse(receipt_of(payment))
 
 
-@router.get("/approvals/{approval_id:uuid}", operation_id="get_approval", response_model=None)
+@router.get("/approvals/{approval_id:uuid}", operation_id="get_approval", response_model=None,
+            responses=problem_responses(401, 404))
 async def get_approval(approval_id: uuid.UUID, request: Request,
                        principal: CurrentPrincipal) -> Response:
     """Poll a held payment: pending, then completed (with the service's answer) or not."""
