@@ -9,7 +9,11 @@ the other in one run, and the result is printed and written to benchmarks/result
 
 A scenario is one row: a name, a URL and the headers (and, for writes, a method and
 a body) that make the call. New paths (an agent's token, a peek read, an MCP call)
-are new rows in :func:`scenarios`.
+are new rows in :func:`scenarios`. A row that can't repeat one request (a paid
+booking: one quote, one Idempotency-Key each) gives a list of calls instead
+(benchmarks/payments.py), and is compared with its own direct row. After the
+rows, the overspend check sends paid bookings at once against a budget that
+covers only some of them, and counts the rounds that spent more than it.
 """
 
 from __future__ import annotations
@@ -35,6 +39,19 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
+from benchmarks.payments import (
+    PAY_SCOPE,
+    Call,
+    CallFactory,
+    OverspendRound,
+    calls_script,
+    give_mandate,
+    grant_of,
+    make_quotes,
+    mandate,
+    overspend_round,
+    save_card,
+)
 from tests.support.processes import (
     ROOT,
     SESSION_COOKIE,
@@ -52,6 +69,9 @@ TARGET_RATIO = 0.70  # through the gateway, at least this share of the direct th
 PERSON = "alice"
 CHANNEL = "design"
 MESSAGES_LIMIT = 50
+# The overspend check: this many paid bookings at once against a budget for COVERED.
+CONCURRENT, COVERED, ROUNDS = 50, 10, 5
+BOOKING_CONNECTIONS = 1
 
 # wrk runs this with each scenario: the request to repeat, and a JSON line at the end.
 WRK_SCRIPT = """\
@@ -81,6 +101,11 @@ class Scenario:
     method: str = "GET"
     body: str | None = None
     baseline: bool = False  # the row the others are compared with
+    # A row that can't repeat one request: makes n fresh calls (body, headers) per wrk run.
+    calls: CallFactory | None = None
+    max_rate: int = 0  # requests/s the calls are sized for (n = max_rate * seconds)
+    compare_with: str | None = None  # the name of its direct row, if not the baseline
+    connections: int | None = None  # fewer than the load's, for this row only
 
 
 @dataclass(frozen=True)
@@ -120,8 +145,14 @@ def wrk_script(scenario: Scenario) -> str:
 def run_wrk(scenario: Scenario, load: Load, workdir: Path, *, seconds: int) -> Result:
     """Drive one scenario with wrk for ``seconds`` and parse its RESULT line."""
     script = workdir / f"{uuid.uuid4().hex[:8]}.lua"
-    script.write_text(wrk_script(scenario))
-    argv = ["wrk", "--threads", str(load.threads), "--connections", str(load.connections),
+    connections = min(scenario.connections or load.connections, load.connections)
+    threads = min(load.threads, connections)
+    if scenario.calls is not None:
+        calls = scenario.calls(scenario.max_rate * seconds + connections)
+        script.write_text(calls_script(scenario.method, calls, threads))
+    else:
+        script.write_text(wrk_script(scenario))
+    argv = ["wrk", "--threads", str(threads), "--connections", str(connections),
             "--duration", f"{seconds}s", "--timeout", "10s", "--script", str(script),
             scenario.url]
     done = subprocess.run(argv, capture_output=True, text=True, check=False,
@@ -142,22 +173,24 @@ def run_wrk(scenario: Scenario, load: Load, workdir: Path, *, seconds: int) -> R
 
 @dataclass(frozen=True)
 class System:
-    gateway: str  # forwards to the chat process over HTTP
-    gateway_inprocess: str | None  # runs the chat app inside the gateway process
+    gateway: str  # forwards to the chat and rides processes over HTTP
+    gateway_inprocess: str | None  # runs the chat and rides apps inside the gateway process
     chat: str
+    rides: str
     database_url: str
     issuer: str
 
 
 @contextmanager
 def serve(workdir: Path, *, inprocess: bool) -> Iterator[System]:
-    """Seed a fresh SQLite file and start chat, the gateway, and optionally a second gateway."""
+    """Seed a fresh SQLite file and start chat, rides, the gateway, and optionally a second one."""
     database_url = f"sqlite+aiosqlite:///{workdir / 'bench.db'}"
     base_env = {"AGENTGATE_ENV": "development", "AGENTGATE_DATABASE_URL": database_url}
     print(f"seeding {database_url}")
     run_command(agentgate_command("seed"), env=base_env)
 
-    chat_port, gateway_port, inprocess_port = free_port(), free_port(), free_port()
+    chat_port, rides_port = free_port(), free_port()
+    gateway_port, inprocess_port = free_port(), free_port()
     gateway_url = f"http://127.0.0.1:{gateway_port}"
     # Both gateways share the database, so the signing keys and the issuer: one is enough.
     env = {**base_env, "AGENTGATE_PUBLIC_URL": gateway_url,
@@ -166,11 +199,17 @@ def serve(workdir: Path, *, inprocess: bool) -> Iterator[System]:
         "chat", uvicorn_command("services.chat.app:standalone", chat_port, access_log=False,
                                 log_level="warning"),
         port=chat_port, env=env, log_path=workdir / "chat.log")
+    rides = ServerProcess(
+        "rides", uvicorn_command("services.rides.app:standalone", rides_port, access_log=False,
+                                 log_level="warning"),
+        port=rides_port, env=env, log_path=workdir / "rides.log")
     gateway = ServerProcess(
         "gateway", agentgate_command("serve", "--port", str(gateway_port)), port=gateway_port,
-        env={**env, "AGENTGATE_CHAT_URL": chat.url}, log_path=workdir / "gateway.log")
+        env={**env, "AGENTGATE_CHAT_URL": chat.url, "AGENTGATE_RIDES_URL": rides.url},
+        log_path=workdir / "gateway.log")
     with ExitStack() as stack:
         stack.enter_context(chat).wait_ready("/openapi.json")
+        stack.enter_context(rides).wait_ready("/openapi.json")
         # The gateway first creates the signing keys; the second gateway then loads them.
         stack.enter_context(gateway).wait_ready("/.well-known/jwks.json")
         inprocess_url = None
@@ -181,12 +220,16 @@ def serve(workdir: Path, *, inprocess: bool) -> Iterator[System]:
             stack.enter_context(second).wait_ready("/.well-known/jwks.json")
             inprocess_url = second.url
         yield System(gateway=gateway.url, gateway_inprocess=inprocess_url, chat=chat.url,
-                     database_url=database_url, issuer=gateway_url)
+                     rides=rides.url, database_url=database_url, issuer=gateway_url)
 
 
-async def mint_txn_token(system: System, user: dict[str, Any], scopes: frozenset[str],
-                         ttl: int) -> str:
-    """Sign a Txn-Token for the chat service with the gateway's own key, as the gateway would."""
+async def mint_txn_tokens(system: System, user: dict[str, Any], scopes: frozenset[str],
+                          ttl: int, *, audience: str = "chat",
+                          payments: Sequence[dict[str, Any] | None] = (None,)) -> list[str]:
+    """Sign Txn-Tokens for a service with the gateway's own key, as the gateway would.
+
+    One token per entry of ``payments``: the payment it carries (None: no payment).
+    """
     from gateway.oauth.keys import KeyStore
     from gateway.proxy.txn_token import TxnTokenMinter
     from services.common.db import make_engine, make_sessionmaker
@@ -198,13 +241,15 @@ async def mint_txn_token(system: System, user: dict[str, Any], scopes: frozenset
         await keys.load(make_sessionmaker(engine))
     finally:
         await engine.dispose()
-    ctx = TxnContext(txn=uuid.uuid4().hex, sub=str(user["id"]), username=user["username"],
-                     name=user.get("display_name") or user.get("name") or user["username"],
-                     scopes=scopes, effects="live")
-    return TxnTokenMinter(keys, issuer=system.issuer, ttl=ttl).mint(ctx, "chat")
+    minter = TxnTokenMinter(keys, issuer=system.issuer, ttl=ttl)
+    name = user.get("display_name") or user.get("name") or user["username"]
+    return [minter.mint(TxnContext(txn=uuid.uuid4().hex, sub=str(user["id"]),
+                                   username=user["username"], name=name, scopes=scopes,
+                                   effects="live", payment=payment), audience)
+            for payment in payments]
 
 
-def agent_token(system: System, cookie: str) -> str:
+def agent_token(system: System, cookie: str, scope: str = "chat:read") -> str:
     """Connect an agent the way a real one does, and return its access token.
 
     It registers (RFC 7591), the person approves it on the consent page (PKCE,
@@ -218,10 +263,10 @@ def agent_token(system: System, cookie: str) -> str:
     with httpx.Client(base_url=system.gateway, timeout=10.0) as http:
         client_id = http.post("/oauth/register", json={
             "client_name": "Bench Agent", "redirect_uris": [redirect_uri],
-            "token_endpoint_auth_method": "none", "scope": "chat:read"}).json()["client_id"]
+            "token_endpoint_auth_method": "none", "scope": scope}).json()["client_id"]
         verifier, challenge = pkce_pair()
         query = {"response_type": "code", "client_id": client_id, "redirect_uri": redirect_uri,
-                 "scope": "chat:read", "state": "bench", "code_challenge": challenge,
+                 "scope": scope, "state": "bench", "code_challenge": challenge,
                  "code_challenge_method": "S256", "resource": f"{system.issuer}/api"}
         http.cookies.set(SESSION_COOKIE, cookie)
         page = http.get("/oauth/authorize", params=query)
@@ -258,7 +303,7 @@ def scenarios(system: System, load: Load) -> list[Scenario]:
     # The person's scopes for chat: everything the chat service declares (as the gateway does).
     chat_scopes = frozenset(declared_scopes(check(httpx.get(system.chat + "/openapi.json"))))
     ttl = load.warmup + load.duration + 300
-    token = asyncio.run(mint_txn_token(system, user, chat_scopes, ttl))
+    [token] = asyncio.run(mint_txn_tokens(system, user, chat_scopes, ttl))
 
     rows = [
         Scenario("chat read, direct (Txn-Token)", system.chat + path,
@@ -276,7 +321,69 @@ def scenarios(system: System, load: Load) -> list[Scenario]:
         # The session cookie works on both gateways: they share the database.
         rows.append(Scenario("chat read, via gateway (chat in-process)",
                              system.gateway_inprocess + "/api/chat" + path, person))
-    return rows
+    return rows + booking_scenarios(system, cookie, user, ttl)
+
+
+DIRECT_BOOKING = "paid booking, direct on rides (Txn-Token with the payment)"
+PAID_BOOKING = ("paid booking through the simulated processor "
+                "(agent, mandate, Idempotency-Key; rides over HTTP)")
+
+
+def booking_scenarios(system: System, cookie: str, user: dict[str, Any],
+                      ttl: int) -> list[Scenario]:
+    """Booking a quoted ride: on the service with the payment made, and paid by the gateway."""
+    rider = str(user["id"])
+    rides_scopes = frozenset({"rides:read", "rides:book"})
+
+    def direct(n: int) -> list[Call]:
+        quotes = asyncio.run(make_quotes(system.database_url, rider, n))
+        payments = [{"id": f"bench-{uuid.uuid4().hex}", "amount": amount, "currency": "EUR",
+                     "reference": reference} for _, amount, reference in quotes]
+        tokens = asyncio.run(mint_txn_tokens(system, user, rides_scopes, ttl, audience="rides",
+                                             payments=payments))
+        return [Call(json.dumps({"quote_id": quote_id}),
+                     {"Content-Type": "application/json", "Txn-Token": token})
+                for (quote_id, _, _), token in zip(quotes, tokens, strict=True)]
+
+    # The person's saved card, and an agent whose mandate covers every booking of the row.
+    asyncio.run(save_card(system.database_url, uuid.UUID(rider)))
+    token = agent_token(system, cookie, PAY_SCOPE)
+    asyncio.run(give_mandate(system.database_url, grant_of(token),
+                             mandate(max_per_payment=10_000, budget=10_000_000)))
+
+    def paid(n: int) -> list[Call]:
+        quotes = asyncio.run(make_quotes(system.database_url, rider, n))
+        return [Call(json.dumps({"quote_id": quote_id}),
+                     {"Content-Type": "application/json", "Authorization": f"Bearer {token}",
+                      "Idempotency-Key": f'"{uuid.uuid4()}"'})
+                for quote_id, _, _ in quotes]
+
+    return [
+        # One connection each: one agent booking for one person, call after call. More at
+        # once make the rides process's read-then-write transactions on the shared SQLite
+        # file fail with "database is locked" (see the overspend check's report).
+        Scenario(DIRECT_BOOKING, system.rides + "/trips", method="POST", calls=direct,
+                 max_rate=400, connections=BOOKING_CONNECTIONS),
+        Scenario(PAID_BOOKING, system.gateway + "/api/rides/trips", method="POST", calls=paid,
+                 max_rate=150, compare_with=DIRECT_BOOKING, connections=BOOKING_CONNECTIONS),
+    ]
+
+
+def overspend_check(system: System, *, rounds: int = ROUNDS, concurrent: int = CONCURRENT,
+                    covered: int = COVERED) -> list[OverspendRound]:
+    """Paid bookings at once against a budget for some of them, each round a new agent."""
+    cookie, _csrf = login_cookie(system.gateway, PERSON, f"{PERSON}-demo-pw")
+    with httpx.Client(base_url=system.gateway, timeout=10.0,
+                      cookies={SESSION_COOKIE: cookie}) as client:
+        rider = str(check(client.get("/auth/session"))["user"]["id"])
+    results = []
+    for number in range(1, rounds + 1):
+        token = agent_token(system, cookie, PAY_SCOPE)
+        result = asyncio.run(overspend_round(system.gateway, system.database_url, rider, token,
+                                             concurrent=concurrent, covered=covered))
+        print(f"overspend check, round {number}: {describe_round(result)}", flush=True)
+        results.append(result)
+    return results
 
 
 def check(response: httpx.Response) -> Any:
@@ -287,10 +394,16 @@ def check(response: httpx.Response) -> Any:
 
 
 def first_call(scenario: Scenario) -> None:
-    """Make the call once and insist on a 200 (the first read also marks the channel read)."""
-    response = httpx.request(scenario.method, scenario.url, headers=scenario.headers,
-                             content=scenario.body, timeout=10.0)
-    check(response)
+    """Make the call once and insist on a 2xx (the first read also marks the channel read)."""
+    if scenario.calls is not None:
+        [call] = scenario.calls(1)
+        response = httpx.request(scenario.method, scenario.url, headers=call.headers,
+                                 content=call.body, timeout=30.0)
+    else:
+        response = httpx.request(scenario.method, scenario.url, headers=scenario.headers,
+                                 content=scenario.body, timeout=10.0)
+    if not response.is_success:
+        check(response)
 
 
 # --- the report -------------------------------------------------------------------------
@@ -318,20 +431,57 @@ def machine_facts() -> dict[str, str]:
     }
 
 
-def table(results: Sequence[Result]) -> list[str]:
-    base = next((r for r in results if r.scenario.baseline), results[0])
-    lines = ["| scenario | requests/s | p50 ms | p99 ms | vs direct | errors |",
-             "|---|---:|---:|---:|---:|---:|"]
+def direct_of(result: Result, results: Sequence[Result]) -> Result:
+    """The row ``result`` is compared with: its own direct row, else the baseline."""
+    named = result.scenario.compare_with
+    if named is not None:
+        return next(r for r in results if r.scenario.name == named)
+    return next((r for r in results if r.scenario.baseline), results[0])
+
+
+def table(results: Sequence[Result], overspends: Sequence[OverspendRound] = ()) -> list[str]:
+    lines = ["| scenario | requests/s | p50 ms | p99 ms | vs direct | errors | overspends |",
+             "|---|---:|---:|---:|---:|---:|---:|"]
     for r in results:
+        base = direct_of(r, results)
         ratio = r.rps / base.rps if base.rps else 0.0
+        spent = ""
+        if r.scenario.name == PAID_BOOKING and overspends:
+            spent = str(sum(1 for o in overspends if o.overspent))
         lines.append(f"| {r.scenario.name} | {r.rps:,.0f} | {r.p50_ms:.2f} | {r.p99_ms:.2f} "
-                     f"| {ratio:.0%} | {r.non_2xx + r.socket_errors} |")
+                     f"| {ratio:.0%} | {r.non_2xx + r.socket_errors} | {spent} |")
     return lines
+
+
+def describe_round(o: OverspendRound) -> str:
+    other = ", ".join(f"{count} x {status}" for status, count in o.other.items())
+    return (f"{o.paid} paid, {o.refused} refused (budget_exhausted)"
+            + (f", {other}" if other else "")
+            + f"; captured {o.captured / 100:.2f} of {o.budget / 100:.2f} EUR"
+            + (" OVERSPENT" if o.overspent else ""))
+
+
+def overspend_summary(overspends: Sequence[OverspendRound], concurrent: int,
+                      covered: int) -> str:
+    if not overspends:
+        return "Overspend check: not run."
+    overspent = sum(1 for o in overspends if o.overspent)
+    rounds = "\n".join(f"{n}. {describe_round(o)}" for n, o in enumerate(overspends, 1))
+    return (f"Overspend check: {len(overspends)} rounds of {concurrent} paid bookings sent at "
+            f"once through the gateway (rides over HTTP), each round a new agent whose "
+            f"mandate's budget covers exactly {covered} of them; an overspend is a round whose "
+            f"captured payments sum to more than the budget. **Overspends: {overspent}** "
+            f"(must be 0). A reservation in flight counts against the budget until it is "
+            f"captured or voided, so refusals can outnumber what the budget leaves; any other "
+            f"status is a call that failed (the logs in benchmarks/.run say where), whose "
+            f"payment the gateway voided.\n\n{rounds}")
 
 
 def verdict(results: Sequence[Result]) -> str:
     base = next((r for r in results if r.scenario.baseline), results[0])
-    others = [r for r in results if r is not base]
+    # The target is for the gateway's cost on one call; a paid booking does far more
+    # (a 402, a reservation, a processor), and is compared with its own direct row.
+    others = [r for r in results if r is not base and r.scenario.compare_with is None]
     if not others or not base.rps:
         return "no comparison"
     worst = min(others, key=lambda r: r.rps)
@@ -341,7 +491,9 @@ def verdict(results: Sequence[Result]) -> str:
             f"Lowest: {worst.scenario.name} at {ratio:.0%}: **{word}**.")
 
 
-def report(results: Sequence[Result], load: Load, facts: dict[str, str]) -> str:
+def report(results: Sequence[Result], load: Load, facts: dict[str, str],
+           overspends: Sequence[OverspendRound] = (), concurrent: int = CONCURRENT,
+           covered: int = COVERED) -> str:
     lines = [
         "# Benchmark: direct vs through the gateway",
         "",
@@ -364,9 +516,22 @@ def report(results: Sequence[Result], load: Load, facts: dict[str, str]) -> str:
         "marks anything read. The person's first read marks the channel read; every "
         "measured call is then a read.",
         "",
-        *table(results),
+        "The paid booking: `POST /trips` of a fresh quote (the same ride each time, "
+        "Standard, Gare de Lyon to Gare du Nord), each call its own quote. Direct: on the "
+        "rides process with a Txn-Token that already carries the payment, as the gateway "
+        "sends it once paid (what booking costs the service). Through the gateway: "
+        "`/api/rides/trips` with an agent's token (rides:book payments:spend, a mandate on "
+        "its grant) and a new Idempotency-Key per call; the gateway forwards, gets the 402, "
+        "reserves against the mandate, authorizes with the simulated processor, forwards "
+        "again with the payment, captures, and answers with the receipt. Every call is "
+        "alice's, so every reservation waits for the one before (the per-person lock). Its "
+        "\"vs direct\" is against the direct booking row, and it is not part of the target.",
+        "",
+        *table(results, overspends),
         "",
         verdict(results),
+        "",
+        overspend_summary(overspends, concurrent, covered),
         "",
     ]
     return "\n".join(lines)
@@ -382,6 +547,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--no-inprocess", action="store_true",
                         help="skip the gateway with the chat app in-process")
     parser.add_argument("--output", type=Path, default=RESULTS)
+    parser.add_argument("--concurrent", type=int, default=CONCURRENT,
+                        help="overspend check: paid bookings sent at once")
+    parser.add_argument("--covered", type=int, default=COVERED,
+                        help="overspend check: how many of them the budget covers")
+    parser.add_argument("--rounds", type=int, default=ROUNDS, help="overspend check: rounds")
     args = parser.parse_args(argv)
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is missing: apt-get install wrk (make bench does it as root)")
@@ -400,11 +570,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             run_wrk(scenario, load, workdir, seconds=load.warmup)
             print(f"measuring:  {scenario.name}", flush=True)
             results.append(run_wrk(scenario, load, workdir, seconds=load.duration))
-    text = report(results, load, facts)
+        overspends = overspend_check(system, rounds=args.rounds, concurrent=args.concurrent,
+                                     covered=args.covered)
+    text = report(results, load, facts, overspends, args.concurrent, args.covered)
     print()
-    print("\n".join(table(results)))
+    print("\n".join(table(results, overspends)))
     print()
     print(verdict(results))
+    print(overspend_summary(overspends, args.concurrent, args.covered))
     args.output.write_text(text)
     print(f"\nwrote {args.output}")
     return 0

@@ -65,7 +65,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     activity_engine = make_engine(settings.database_url, pool_size=1, max_overflow=0)
     recorder = ActivityRecorder(make_sessionmaker(activity_engine),
                                 background=not is_sqlite(settings.database_url))
-    payments = Payments.build(settings, sessionmaker)
+    # The ledger has its own connections too: a paid request holds one of the request
+    # pool's while the hook runs, and must never wait for another from the same pool
+    # (50 concurrent paid calls would otherwise starve each other). Its transactions
+    # are short, so a small pool serves many requests.
+    payments_engine = make_engine(settings.database_url, pool_size=5, max_overflow=5)
+    payments = Payments.build(settings, make_sessionmaker(payments_engine),
+                              writer=make_sessionmaker(payments_engine, writes=True))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -80,14 +86,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         recorder.start()
         # Settles what a crash or a timeout left in between, at start and then regularly.
         reconciler = asyncio.create_task(keep_reconciling(
-            sessionmaker, payments.processor, payments.refunds,
+            payments.sessionmaker, payments.processor, payments.refunds,
             every=settings.reconcile_seconds, idempotency=payments.idempotency,
             approvals=payments.approvals))
         yield
-        reconciler.cancel()
+        # Stop the background tasks and wait until they have: one cancelled in the
+        # middle of a transaction still has to roll back on its connection, which must
+        # happen before the engines below are disposed (or shutdown hangs on it).
+        for task in (reconciler, refresher):
+            task.cancel()
+        await asyncio.gather(reconciler, refresher, return_exceptions=True)
         await payments.aclose()
+        await payments_engine.dispose()
         await recorder.stop()
-        refresher.cancel()
         await services.aclose()
         await activity_engine.dispose()
         await engine.dispose()
@@ -97,6 +108,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = engine
     app.state.sessionmaker = sessionmaker
+    app.state.write_sessionmaker = make_sessionmaker(engine, writes=True)
     app.state.keys = txn_keys
     app.state.services = services
     app.state.access_keys = access_keys
@@ -109,6 +121,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.oauth = GatewayAuthorizationServer(
         issuer=settings.issuer, clients=app.state.clients, tokens=app.state.access_tokens,
         revocations=revocations, scopes=lambda: scope_descriptions(services),
+        service_names=lambda: services.services.keys(),
         refresh_token_days=settings.refresh_token_days)
     app.state.pipeline = Pipeline(
         services, TxnTokenMinter(txn_keys, issuer=settings.issuer, ttl=settings.txn_token_ttl),

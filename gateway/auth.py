@@ -19,7 +19,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from sqlalchemy import select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.background import BackgroundTask
 
 from gateway.cache import TTLCache
@@ -97,7 +97,8 @@ async def _token_principal(request: Request, db: AsyncSession, token: str) -> Pr
     now = utcnow()
     if view is None or view.revoked or (view.expires_at is not None and view.expires_at <= now):
         raise _invalid_token(request, "the grant was revoked")
-    await _note_use(request, now, view)
+    await db.commit()  # the reads are done: give the connection back first
+    await _note_use(request.app.state.write_sessionmaker, now, view)
     actors = tuple(Actor(sub=link.sub, name=view.agent_name if i == 0 else None)
                    for i, link in enumerate(claims.act))
     return Principal(
@@ -163,11 +164,14 @@ async def _agent_principal(request: Request, db: AsyncSession, claims: AccessCla
         agent_id=agent.id, jti=claims.jti, token_audience=claims.aud, has_person=False)
 
 
-async def _note_use(request: Request, now: dt.datetime, view: GrantView) -> None:
+async def _note_use(writes: async_sessionmaker[AsyncSession], now: dt.datetime,
+                    view: GrantView) -> None:
     """Record when the grant and its agent last acted, at most once a minute.
 
-    In its own short transaction: the request's session must not hold a write lock
-    while the call is forwarded (on SQLite the service would wait for it).
+    In its own short write transaction (on SQLite it begins IMMEDIATE, so it waits its
+    turn rather than failing after a read), taken after the request's session has
+    given its connection back: no lock or second connection is held while the call
+    is forwarded.
     """
     def stale(at: dt.datetime | None) -> bool:
         return at is None or now - at > LAST_USED_GRANULARITY
@@ -181,7 +185,7 @@ async def _note_use(request: Request, now: dt.datetime, view: GrantView) -> None
         return
     # Noted before writing, so concurrent calls on this replica don't all write too.
     view.grant_last_used = view.agent_last_used = now
-    async with request.app.state.sessionmaker() as session, session.begin():
+    async with writes() as session, session.begin():
         for model, record_id in updates:
             await session.execute(update(model).where(model.id == record_id)
                                   .values(last_used_at=now))
@@ -196,6 +200,10 @@ async def optional_principal(request: Request, db: SessionDep) -> Principal | No
     if token is not None:
         with stage("auth"):
             principal = await _token_principal(request, db, token)
+            # End authentication's transaction now: its connection goes back to the pool
+            # and no lock is held while the call runs (which may need connections of its
+            # own: the ledger's, a service's, the activity writer's).
+            await db.commit()
         request.state.principal = principal
         return principal
     cookie = request.cookies.get(SESSION_COOKIE)
@@ -220,6 +228,7 @@ async def optional_principal(request: Request, db: SessionDep) -> Principal | No
                 csrf_token=active.csrf_token,
             )
             cache.put(key, (principal, active.expires_at))
+            await db.commit()  # as above: release the connection before the call runs
     request.state.principal = principal
     return principal
 

@@ -9,7 +9,7 @@ from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import DeclarativeBase
 
-from services.common.db import naming_metadata, session_scope
+from services.common.db import naming_metadata, request_sessionmaker, session_scope
 
 
 class Base(DeclarativeBase):
@@ -17,7 +17,7 @@ class Base(DeclarativeBase):
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
-    async with session_scope(request.app.state.sessionmaker) as session:
+    async with session_scope(request_sessionmaker(request.app.state, request.method)) as session:
         yield session
 
 

@@ -9,11 +9,16 @@ version, and every gateway replica holds gw_revocations in memory. So narrowing
 appends ``Revocation(kind="grant", min_version=<new version>)`` (tokens minted
 before stop, the agent refreshes into the narrower grant) and revoking appends one
 ``min_version=0`` row per grant of the subtree (everything derived stops).
+
+A grant's payment mandate (RFC 9396 ``authorization_details``) narrows the same
+way: a lower cap, budget or approval threshold, fewer services, or no mandate at
+all; sub-agents' shares are clamped within it (:meth:`Mandate.clamp`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import enum
 import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -23,7 +28,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from gateway.identity.models import Agent, Grant, Revocation, User
+from gateway.oauth.authorization_details import SPEND_SCOPE
 from gateway.oauth.models import RefreshToken
+from gateway.payments.mandates import InvalidMandate, Mandate, mandate_of
 from gateway.policy.allowance import Allowance, Widening
 from services.common.db import utcnow
 from services.common.problems import NotFound, Problem
@@ -34,16 +41,29 @@ class GrantNotFound(NotFound):
         super().__init__("You have no such grant.")
 
 
+class Unchanged(enum.Enum):
+    """A narrowing that leaves the mandate as it is (the form did not show it)."""
+
+    MANDATE = "unchanged"
+
+
 class WideningRefused(Problem):
     """The proposed grant allows something the current one doesn't: only narrowing is allowed."""
 
-    def __init__(self, widening: Widening) -> None:
-        what = [*widening.scopes, *(f"more of {key}" for key in widening.constraints)]
+    def __init__(self, widening: Widening, mandate: Sequence[str] = ()) -> None:
+        what = [*widening.scopes, *(f"more of {key}" for key in widening.constraints),
+                *(f"a higher {field} to spend" for field in mandate)]
         super().__init__(
             403, "widening-refused",
             f"A grant can only be narrowed; this would add {', '.join(what)}. "
             "To give an agent more, connect it again and consent to the new request.",
-            widened_scopes=widening.scopes, widened_constraints=widening.constraints)
+            widened_scopes=widening.scopes, widened_constraints=widening.constraints,
+            widened_mandate=list(mandate))
+
+
+class InvalidMandateChange(Problem):
+    def __init__(self, reason: str) -> None:
+        super().__init__(422, "validation-error", f"That mandate can't be kept: {reason}.")
 
 
 class NothingLeft(Problem):
@@ -121,26 +141,53 @@ async def get_grant(db: AsyncSession, user_id: uuid.UUID, grant_id: uuid.UUID, *
 
 async def narrow_grant(db: AsyncSession, user_id: uuid.UUID, grant_id: uuid.UUID, *,
                        scopes: Iterable[str], constraints: Mapping[str, Iterable[str]],
+                       mandate: Mandate | Unchanged | None = Unchanged.MANDATE,
                        now: dt.datetime | None = None) -> Grant:
-    """Narrow a grant to ``scopes`` and ``constraints``; its sub-agents narrow with it.
+    """Narrow a grant to ``scopes``, ``constraints`` and ``mandate``; its sub-agents follow.
 
     A proposal that widens anything is refused (403) and changes nothing. One that
-    changes nothing writes nothing, so the agent's tokens keep working.
+    changes nothing writes nothing, so the agent's tokens keep working. Without
+    ``payments:spend`` a grant keeps no mandate.
     """
     now = now or utcnow()
     grant = (await get_grant(db, user_id, grant_id, now=now)).grant
     current, wanted = allowance_of(grant), Allowance.of(scopes, constraints)
+    current_mandate = mandate_of(grant.authorization_details)
+    wanted_mandate = current_mandate if isinstance(mandate, Unchanged) else mandate
+    if SPEND_SCOPE not in wanted.scopes:
+        wanted_mandate = None
     widening = wanted.widening_over(current)
-    if widening:
-        raise WideningRefused(widening)
+    mandate_widening = _mandate_widening(wanted_mandate, current_mandate)
+    if widening or mandate_widening:
+        raise WideningRefused(widening, mandate_widening)
     if not wanted.scopes:
         raise NothingLeft()
-    if wanted == current:
+    if wanted_mandate is not None and wanted_mandate != current_mandate:
+        _check_mandate(wanted_mandate)
+    if wanted == current and wanted_mandate == current_mandate:
         return grant
-    await _apply(db, grant, wanted, now)
-    await _narrow_children(db, user_id, grant, wanted, now)
+    await _apply(db, grant, wanted, wanted_mandate, now)
+    await _narrow_children(db, user_id, grant, wanted, wanted_mandate, now)
     await db.flush()
     return grant
+
+
+def _mandate_widening(wanted: Mandate | None, current: Mandate | None) -> list[str]:
+    if wanted is None:
+        return []
+    if current is None:
+        return ["payment_mandate"]
+    return wanted.widening_over(current)
+
+
+def _check_mandate(mandate: Mandate) -> None:
+    """A narrower mandate must still be one (a cap within its budget, a service to pay)."""
+    if not mandate.services:
+        raise InvalidMandateChange("keep at least one service it may pay, or remove the mandate")
+    try:
+        Mandate.from_detail(mandate.to_detail())
+    except InvalidMandate as invalid:
+        raise InvalidMandateChange(str(invalid)) from None
 
 
 async def revoke_grant(db: AsyncSession, user_id: uuid.UUID, grant_id: uuid.UUID, *,
@@ -159,10 +206,12 @@ async def revoke_grant(db: AsyncSession, user_id: uuid.UUID, grant_id: uuid.UUID
     return revoked
 
 
-async def _apply(db: AsyncSession, grant: Grant, allowance: Allowance, now: dt.datetime) -> None:
-    """Store a narrower allowance and stop the tokens minted under the wider one."""
+async def _apply(db: AsyncSession, grant: Grant, allowance: Allowance, mandate: Mandate | None,
+                 now: dt.datetime) -> None:
+    """Store a narrower allowance and mandate and stop the tokens minted under the wider one."""
     grant.scope = allowance.scope_string(order=grant.scope)
     grant.constraints = allowance.constraint_lists()
+    grant.authorization_details = [mandate.to_detail()] if mandate else []
     grant.version += 1
     grant.updated_at = now
     db.add(Revocation(kind="grant", value=str(grant.id), min_version=grant.version,
@@ -174,23 +223,36 @@ async def _apply(db: AsyncSession, grant: Grant, allowance: Allowance, now: dt.d
 
 
 async def _narrow_children(db: AsyncSession, user_id: uuid.UUID, root: Grant,
-                           allowance: Allowance, now: dt.datetime) -> None:
+                           allowance: Allowance, mandate: Mandate | None,
+                           now: dt.datetime) -> None:
     """Bring every grant below ``root`` back within its (narrowed) parent, top down.
 
-    A sub-agent left with no scope at all can do nothing: it is revoked instead.
+    A sub-agent left with no scope at all can do nothing: it is revoked instead. A
+    share of a mandate is clamped within the parent's; one that can pay nothing any
+    more (or whose parent has no mandate) is removed.
     """
-    frontier: list[tuple[Grant, Allowance]] = [(root, allowance)]
+    frontier: list[tuple[Grant, Allowance, Mandate | None]] = [(root, allowance, mandate)]
     while frontier:
-        parent, parent_allows = frontier.pop()
+        parent, parent_allows, parent_mandate = frontier.pop()
         for child in await _children(db, user_id, [parent.id]):
             current = allowance_of(child)
             clamped = current.clamp(parent_allows)
             if not clamped.scopes:
                 await _revoke_tree(db, user_id, child, now)
                 continue
-            if clamped != current:
-                await _apply(db, child, clamped, now)
-            frontier.append((child, clamped))
+            share = _clamp_share(mandate_of(child.authorization_details), parent_mandate,
+                                 clamped)
+            if clamped != current or share != mandate_of(child.authorization_details):
+                await _apply(db, child, clamped, share, now)
+            frontier.append((child, clamped, share))
+
+
+def _clamp_share(share: Mandate | None, parent: Mandate | None,
+                 allowance: Allowance) -> Mandate | None:
+    if share is None or parent is None or SPEND_SCOPE not in allowance.scopes:
+        return None
+    clamped = share.clamp(parent)
+    return None if clamped.pays_nothing() else clamped
 
 
 async def _children(db: AsyncSession, user_id: uuid.UUID,

@@ -1,11 +1,12 @@
 """The consent page: a person decides what an agent may do for them (RFC 6749 section 4.1.1).
 
 GET shows the agent (its name, who publishes it, where its client id is hosted),
-each requested scope in plain words, and, for scopes a constraint applies to (chat
-channels), checkboxes to narrow it. POST is the person's decision: people-only
-(a web session, never a token) and CSRF-checked. Approving records a gw_grants row
-and sends the agent its code; denying sends ``error=access_denied``. Both redirects
-carry ``state`` and ``iss`` (RFC 9207).
+each requested scope in plain words, for scopes a constraint applies to (chat
+channels) checkboxes to narrow it, and a spending mandate (RFC 9396
+``authorization_details``) in plain words in its own section. POST is the person's
+decision: people-only (a web session, never a token) and CSRF-checked. Approving
+records a gw_grants row and sends the agent its code; denying sends
+``error=access_denied``. Both redirects carry ``state`` and ``iss`` (RFC 9207).
 
 The authorization request travels through the form unchanged (``request``) and is
 validated again on POST: nothing the page showed is trusted back.
@@ -25,6 +26,7 @@ from gateway.db import SessionDep
 from gateway.identity.auth import PersonSession
 from gateway.identity.models import Grant, User
 from gateway.oauth.server import GatewayAuthorizationServer, OAuthRequest
+from gateway.payments.mandates import mandate_of
 from gateway.policy.scopes import scope_descriptions
 from gateway.principal import Principal
 from gateway.web.agents import ConstraintField, proposed_constraints
@@ -104,6 +106,7 @@ async def consent_page(request: Request, db: SessionDep, principal: PersonSessio
         "fields": await constraint_fields(request, principal, set(scopes)),
         "request_query": urlencode(items),
         "resource": oauth_request.resource,
+        "mandate": mandate_of(oauth_request.authorization_details),
     })
 
 
@@ -123,7 +126,9 @@ async def decide(request: Request, db: SessionDep, principal: PersonSession) -> 
         record = Grant(user_id=principal.user_id, agent_id=oauth_request.client.agent.id,
                        scope=oauth_request.scope or "",
                        constraints=proposed_constraints(form, {}),
-                       resources=[oauth_request.resource])
+                       resources=[oauth_request.resource],
+                       # Validated again just now (_validated), never read from the page.
+                       authorization_details=oauth_request.authorization_details)
         db.add(record)
         await db.flush()
         oauth_request.grant_row_id = record.id

@@ -63,6 +63,7 @@ class Started:
 
 
 async def start(db: AsyncSession, agent: Agent, *, scope: str, resource: str,
+                authorization_details: list[dict[str, Any]] | None = None,
                 now: dt.datetime | None = None) -> Started:
     """Create a pending device authorization for ``agent`` (section 3.2)."""
     now = now or utcnow()
@@ -75,7 +76,8 @@ async def start(db: AsyncSession, agent: Agent, *, scope: str, resource: str,
         if taken is None:
             break
     record = DeviceCode(device_code_hash=hash_code(device_code), user_code=user_code,
-                        agent_id=agent.id, scope=scope, resource=resource, status="pending",
+                        agent_id=agent.id, scope=scope, resource=resource,
+                        authorization_details=authorization_details or [], status="pending",
                         interval=DEFAULT_INTERVAL, created_at=now,
                         expires_at=now + DEVICE_CODE_TTL)
     db.add(record)

@@ -22,6 +22,7 @@ from fastapi.responses import JSONResponse, Response
 from gateway.db import SessionDep
 from gateway.identity.models import Agent
 from gateway.oauth import device, introspection
+from gateway.oauth.authorization_details import requested_details
 from gateway.oauth.errors import NO_STORE, OAuthError
 from gateway.oauth.resources import resource_url, served_resources
 from gateway.oauth.schemas import (
@@ -89,7 +90,11 @@ async def device_authorization(request: Request, db: SessionDep) -> JSONResponse
     if resource not in served_resources(issuer):
         raise OAuthError("invalid_target", "This gateway serves no such resource.")
     scope = _device_scope(request, agent, form.get("scope"))
-    started = await device.start(db, agent, scope=scope, resource=resource)
+    # RFC 9396 section 6: the device flow takes authorization details like the code flow.
+    details = requested_details(form.get("authorization_details"), scopes=scope.split(),
+                                known_services=request.app.state.services.services.keys())
+    started = await device.start(db, agent, scope=scope, resource=resource,
+                                 authorization_details=details)
     verification_uri = f"{issuer}/device"
     body: dict[str, Any] = {
         "device_code": started.device_code,

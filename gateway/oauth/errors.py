@@ -27,6 +27,8 @@ _ERRORS: dict[str, tuple[int, str]] = {
     "unsupported_grant_type": (400, "The grant type is not supported"),
     "invalid_scope": (400, "The requested scope is invalid or too wide"),
     "invalid_target": (400, "The requested resource is not served here"),  # RFC 8707
+    # RFC 9396 section 5
+    "invalid_authorization_details": (400, "The authorization details are invalid"),
     "access_denied": (403, "The person declined"),
     "unsupported_response_type": (400, "The response type is not supported"),
     "invalid_redirect_uri": (400, "The redirect URI is not registered"),

@@ -14,6 +14,10 @@ explicit request for more:
   channels, all within the parent's limit if it has one (``invalid_scope``).
 - ``resource`` (section 2.1, RFC 8707): omitted = the subject token's audience;
   named = one of its audiences (``invalid_target``, section 2.2.2).
+- ``authorization_details`` (RFC 9396 section 6.2): a share of the parent's payment
+  mandate, :meth:`Mandate.within` it (``invalid_authorization_details`` names what
+  is wider), with ``payments:spend`` in the child's scope. Omitted = no mandate: a
+  sub-agent can't pay unless it asks for a share (least privilege).
 
 Expiry only shrinks: the child grant ends no later than the parent grant, and
 the child token no later than the subject token. The ``act`` claim nests the
@@ -28,6 +32,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from gateway.oauth.authorization_details import INVALID_DETAILS, MANDATE_NEEDS_SCOPE, SPEND_SCOPE
+from gateway.payments.mandates import Mandate
 from gateway.policy.allowance import Allowance
 
 TOKEN_EXCHANGE_GRANT_TYPE = "urn:ietf:params:oauth:grant-type:token-exchange"
@@ -55,6 +61,8 @@ class Subject:
     token_expires_at: dt.datetime
     grant_expires_at: dt.datetime | None
     act: Mapping[str, Any] | None
+    # The parent grant's mandate, if its token may spend (has payments:spend).
+    mandate: Mandate | None = None
 
 
 @dataclass(frozen=True)
@@ -64,6 +72,8 @@ class ExchangeRequest:
     scope: str | None = None
     channels: Sequence[str] | None = None
     resource: str | None = None
+    # The share of the parent's mandate asked for; None: none (omitted or empty).
+    mandate: Mandate | None = None
 
 
 @dataclass(frozen=True)
@@ -74,6 +84,7 @@ class Delegation:
     resource: str
     grant_expires_at: dt.datetime | None
     token_expires_at: dt.datetime
+    mandate: Mandate | None = None
 
 
 def delegate(subject: Subject, request: ExchangeRequest, *, now: dt.datetime,
@@ -110,7 +121,26 @@ def delegate(subject: Subject, request: ExchangeRequest, *, now: dt.datetime,
         resource=_resource(subject.audiences, request.resource),
         grant_expires_at=subject.grant_expires_at,
         token_expires_at=min(subject.token_expires_at, now + token_ttl),
+        mandate=_share(subject.mandate, request.mandate, wanted),
     )
+
+
+def _share(parent: Mandate | None, asked: Mandate | None, wanted: Allowance) -> Mandate | None:
+    """The share of the parent's mandate asked for, refused unless it is within it."""
+    if asked is None:
+        return None
+    if SPEND_SCOPE not in wanted.scopes:
+        raise ExchangeRefused("invalid_request", MANDATE_NEEDS_SCOPE)
+    if parent is None:
+        raise ExchangeRefused(INVALID_DETAILS,
+                              "The subject token may not spend: it has no mandate to share.")
+    wider = asked.widening_over(parent)
+    if wider:
+        raise ExchangeRefused(
+            INVALID_DETAILS,
+            f"The payment_mandate is wider than the subject token's in {', '.join(wider)}; "
+            "a share can only be narrower.")
+    return asked
 
 
 def _wanted(parent: Allowance, request: ExchangeRequest) -> Allowance:

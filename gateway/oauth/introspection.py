@@ -29,6 +29,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.identity.models import Agent, Grant, Revocation
+from gateway.oauth.authorization_details import with_details
 from gateway.oauth.models import RefreshToken
 from gateway.oauth.resources import served_resources
 from gateway.oauth.tokens import AccessClaims, AccessTokens, InvalidAccessToken
@@ -139,7 +140,8 @@ async def _introspect_access(db: AsyncSession, tokens: AccessTokens, agent: Agen
     claims = await verify_access_token(tokens, token, issuer)
     if claims is None or claims.client_id != agent.client_id:
         return None
-    if claims.grant_id is not None and await _live_grant(db, claims.grant_id, now) is None:
+    grant = await _live_grant(db, claims.grant_id, now)
+    if claims.grant_id is not None and grant is None:
         return None
     doc = claims.jwt_claims(issuer)
     answer: dict[str, Any] = {
@@ -149,7 +151,10 @@ async def _introspect_access(db: AsyncSession, tokens: AccessTokens, agent: Agen
     for optional in ("act", "grant_id", "constraints"):
         if optional in doc:
             answer[optional] = doc[optional]
-    return answer
+    # RFC 9396 section 9.2: the details as the grant holds them now (a narrowing
+    # bumped its version, so a live token's grant is the one it was minted under).
+    return with_details(answer, grant.authorization_details if grant else None,
+                        claims.scope)
 
 
 async def _introspect_refresh(db: AsyncSession, tokens: AccessTokens, agent: Agent, token: str,
@@ -164,10 +169,11 @@ async def _introspect_refresh(db: AsyncSession, tokens: AccessTokens, agent: Age
     grant = await _live_grant(db, str(row.grant_id), now)
     if grant is None or tokens.revocations.grant_revoked(str(grant.id), grant.version):
         return None
-    return {"active": True, "token_type": "refresh_token", "scope": row.scope,
-            "client_id": agent.client_id, "sub": str(row.user_id), "aud": row.resource,
-            "exp": int(row.expires_at.timestamp()), "iat": int(row.created_at.timestamp()),
-            "grant_id": str(row.grant_id)}
+    answer = {"active": True, "token_type": "refresh_token", "scope": row.scope,
+              "client_id": agent.client_id, "sub": str(row.user_id), "aud": row.resource,
+              "exp": int(row.expires_at.timestamp()), "iat": int(row.created_at.timestamp()),
+              "grant_id": str(row.grant_id)}
+    return with_details(answer, grant.authorization_details, row.scope.split())
 
 
 def form_value(form: Mapping[str, Any], name: str) -> str | None:

@@ -19,6 +19,7 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.identity.models import Agent, Grant, Revocation
+from gateway.oauth.authorization_details import with_details
 from gateway.oauth.models import RefreshToken
 from services.common.db import utcnow
 
@@ -38,7 +39,11 @@ def grant_is_live(grant: Grant | None, now: dt.datetime) -> bool:
 async def issue_for_grant(db: AsyncSession, server: GatewayAuthorizationServer, grant: Grant,
                           agent: Agent, *, audience: str, scope: frozenset[str],
                           family_id: uuid.UUID, with_refresh: bool) -> dict[str, Any]:
-    """An access token for ``grant`` and, if asked, a refresh token in ``family_id``."""
+    """An access token for ``grant`` and, if asked, a refresh token in ``family_id``.
+
+    The response repeats the grant's authorization details (RFC 9396 section 7) for
+    the code, refresh and device grants alike.
+    """
     claims = await server.tokens.claims_for_grant(db, grant, audience=audience, scope=scope,
                                                   family_id=str(family_id))
     token: dict[str, Any] = {
@@ -54,7 +59,7 @@ async def issue_for_grant(db: AsyncSession, server: GatewayAuthorizationServer, 
             expires_at=utcnow() + dt.timedelta(days=server.refresh_token_days)))
         token["refresh_token"] = secret
     await db.flush()
-    return token
+    return with_details(token, grant.authorization_details, scope)
 
 
 async def revoke_family(db: AsyncSession, family_id: uuid.UUID, *,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from gateway.oauth.authorization_details import TYPES_SUPPORTED
 from gateway.oauth.resources import RESOURCE_PATHS, resource_url
 
 GRANT_TYPES = ["authorization_code", "refresh_token", "client_credentials",
@@ -29,6 +30,8 @@ def authorization_server_metadata(issuer: str, scopes: list[str]) -> dict[str, A
         "response_modes_supported": ["query"],
         "grant_types_supported": GRANT_TYPES,
         "code_challenge_methods_supported": ["S256"],
+        # RFC 9396 section 10: the one type of authorization details understood here.
+        "authorization_details_types_supported": TYPES_SUPPORTED,
         "token_endpoint_auth_methods_supported": TOKEN_ENDPOINT_AUTH_METHODS,
         "token_endpoint_auth_signing_alg_values_supported": ["EdDSA", "ES256", "RS256"],
         "revocation_endpoint_auth_methods_supported": TOKEN_ENDPOINT_AUTH_METHODS,

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from typing import Any
 
-from sqlalchemy import ForeignKey, Integer, String, Text, Uuid
+from sqlalchemy import JSON, ForeignKey, Integer, String, Text, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
 from gateway.db import Base
@@ -90,6 +91,8 @@ class DeviceCode(Base):
                                                 index=True)
     scope: Mapped[str] = mapped_column(Text)
     resource: Mapped[str] = mapped_column(String(2048))
+    # RFC 9396 details asked for (a payment mandate), validated; the grant gets them.
+    authorization_details: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     # "pending" | "approved" | "denied" | "used"
     status: Mapped[str] = mapped_column(String(16), default="pending")
     user_id: Mapped[uuid.UUID | None] = mapped_column(

@@ -17,6 +17,8 @@ class TokenResponse(BaseModel):
     expires_in: int
     scope: str
     refresh_token: str | None = None
+    # RFC 9396 section 7: the payment mandate the token may spend under, if any.
+    authorization_details: list[dict[str, Any]] | None = None
 
 
 class OAuthErrorDocument(BaseModel):
@@ -43,7 +45,7 @@ TOKEN_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 _FIELDS = ["grant_type", "code", "redirect_uri", "code_verifier", "refresh_token", "client_id",
-           "client_secret", "scope", "resource"]
+           "client_secret", "scope", "resource", "authorization_details"]
 TOKEN_REQUEST: dict[str, Any] = {"requestBody": {"required": True, "content": {
     "application/x-www-form-urlencoded": {"schema": {
         "type": "object", "required": ["grant_type"],
@@ -89,7 +91,8 @@ class IntrospectionResponse(BaseModel, extra="allow"):
 _CLIENT = ("client_id", "client_secret", "client_assertion", "client_assertion_type")
 DEVICE_AUTHORIZATION_RESPONSES: dict[int | str, dict[str, Any]] = {
     **OAUTH_ERRORS, 200: _json(DeviceAuthorizationResponse, "The codes (never cached)")}
-DEVICE_AUTHORIZATION_REQUEST = form_request("scope", "resource", *_CLIENT)
+DEVICE_AUTHORIZATION_REQUEST = form_request("scope", "resource", "authorization_details",
+                                            *_CLIENT)
 REVOCATION_RESPONSES: dict[int | str, dict[str, Any]] = {
     **OAUTH_ERRORS, 200: {"description": "Revoked, or nothing to revoke"}}
 INTROSPECTION_RESPONSES: dict[int | str, dict[str, Any]] = {

@@ -10,15 +10,16 @@ by two tasks at once, and there is no second, synchronous engine.
 
 What Authlib does not do is built on its extension points here and in grants/:
 PKCE with S256 only (grants/authorization_code.py), RFC 8707 resource indicators,
-RFC 9207 ``iss`` in authorization responses (:meth:`handle_response`), and errors
-in our RFC 6749 section 5.2 + problem+json shape (:meth:`handle_error_response`).
+RFC 9396 authorization details (authorization_details.py), RFC 9207 ``iss`` in
+authorization responses (:meth:`handle_response`), and errors in our RFC 6749
+section 5.2 + problem+json shape (:meth:`handle_error_response`).
 """
 
 from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Callable, Coroutine, Iterable, Mapping
 from contextvars import ContextVar
 from typing import Any, TypeVar
 
@@ -62,6 +63,12 @@ class InvalidTargetError(OAuth2Error):  # type: ignore[misc]
     error = "invalid_target"
 
 
+class InvalidAuthorizationDetailsError(OAuth2Error):  # type: ignore[misc]
+    """RFC 9396 section 5: the authorization details are not understood or not allowed."""
+
+    error = "invalid_authorization_details"
+
+
 class _Payload(OAuth2Payload):  # type: ignore[misc]
     def __init__(self, items: list[tuple[str, str]]) -> None:
         self._datalist: defaultdict[str, list[str]] = defaultdict(list)
@@ -89,6 +96,8 @@ class OAuthRequest(OAuth2Request):  # type: ignore[misc]
         # Set by the consent step: the gw_grants row the code will belong to.
         self.grant_row_id: uuid.UUID | None = None
         self.resource: str | None = None
+        # RFC 9396: the validated authorization details the person is asked to grant.
+        self.authorization_details: list[dict[str, Any]] = []
 
     @property
     def args(self) -> dict[str, str]:
@@ -145,6 +154,7 @@ class GatewayAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
 
     def __init__(self, *, issuer: str, clients: ClientRegistry, tokens: AccessTokens,
                  revocations: RevocationCache, scopes: Callable[[], Mapping[str, str]],
+                 service_names: Callable[[], Iterable[str]] = tuple,
                  refresh_token_days: int = 30) -> None:
         super().__init__()
         self.issuer = issuer
@@ -152,6 +162,8 @@ class GatewayAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
         self.tokens = tokens
         self.revocations = revocations
         self.scopes = scopes
+        # The services a payment mandate may name (RFC 9396 details are validated against them).
+        self.service_names = service_names
         self.refresh_token_days = refresh_token_days
         from gateway.oauth.grants import register_grants
 

@@ -181,7 +181,15 @@ class Approvals:
     async def deny(self, approval_id: uuid.UUID, user_id: uuid.UUID) -> Approval:
         approval = await self._claim(approval_id, user_id, ApprovalStatus.DENIED)
         await self._release(approval)
-        return approval
+        return await self._finish(approval, ApprovalStatus.DENIED,
+                                  self._refused("approval_denied", approval))
+
+    def _refused(self, reason: str, approval: Approval) -> Problem:
+        """The 402 the held call ends with when the person said no or never answered."""
+        from gateway.payments.refusals import PaymentRefused
+
+        return PaymentRefused(reason, amount=approval.amount, currency=approval.currency,
+                              issuer=self.issuer)
 
     async def approve(self, approval_id: uuid.UUID, user_id: uuid.UUID,
                       pipeline: Pipeline) -> Approval:
@@ -190,9 +198,8 @@ class Approvals:
         principal = await self._principal(approval)
         if principal is None:
             await self._release(approval)
-            return await self._finish(approval, ApprovalStatus.FAILED, Problem(
-                402, "payment-refused", "The agent's access was revoked; nothing was paid.",
-                reason="grant_revoked"))
+            return await self._finish(approval, ApprovalStatus.FAILED,
+                                      self._refused("grant_revoked", approval))
         try:
             upstream = await pipeline.call(
                 principal, approval.method, approval.service, approval.path,
@@ -291,4 +298,6 @@ class Approvals:
             if result.rowcount:  # type: ignore[attr-defined]
                 expired += 1
                 await self._release(approval)
+                await self._finish(approval, ApprovalStatus.EXPIRED,
+                                   self._refused("approval_expired", approval))
         return expired

@@ -85,3 +85,20 @@ async def spent_this_period(session: AsyncSession, grants: Sequence[Grant], gran
         since, until = dt.datetime(1970, 1, 1, tzinfo=dt.UTC), now + dt.timedelta(days=1)
     return mandate, await spent(session, subtree(grants, grant.id), mandate.currency,
                                 since, until)
+
+
+async def spending(session: AsyncSession, user_id: uuid.UUID,
+                   now: dt.datetime) -> dict[uuid.UUID, tuple[Mandate, int]]:
+    """Every mandate of the person's grants with what its subtree spent this period.
+
+    One query for the person's grants, revoked ones included: a revoked sub-agent's
+    payments still count against its parent's budget.
+    """
+    grants = (await session.scalars(select(Grant).where(Grant.user_id == user_id))).all()
+    found: dict[uuid.UUID, tuple[Mandate, int]] = {}
+    for grant in grants:
+        if grant.revoked_at is None and grant.authorization_details:
+            result = await spent_this_period(session, grants, grant, now)
+            if result is not None:
+                found[grant.id] = result
+    return found

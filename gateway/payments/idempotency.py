@@ -294,13 +294,15 @@ class IdempotencyStore:
     async def prune(self, now: dt.datetime | None = None) -> int:
         """Delete expired records nobody holds; return how many went."""
         now = now or utcnow()
+        due = (IdempotencyRecord.expires_at <= now, IdempotencyRecord.locked_until <= now)
+        # Look before deleting: this runs every minute, and on SQLite a DELETE takes the
+        # database's write lock even when nothing matches, failing any request that is
+        # between its read and its write at that moment ("database is locked").
+        async with self._sessionmaker() as session:
+            if await session.scalar(select(IdempotencyRecord.id).where(*due).limit(1)) is None:
+                return 0
         async with self._sessionmaker() as session, session.begin():
-            result = await _execute(
-                session,
-                delete(IdempotencyRecord).where(
-                    IdempotencyRecord.expires_at <= now, IdempotencyRecord.locked_until <= now
-                ),
-            )
+            result = await _execute(session, delete(IdempotencyRecord).where(*due))
         return result.rowcount
 
     async def _insert(

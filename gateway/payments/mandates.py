@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Literal
@@ -31,11 +32,19 @@ from typing import Any, Literal
 MANDATE_TYPE = "payment_mandate"
 Period = Literal["day", "week", "month"]
 PERIODS: tuple[Period, ...] = ("day", "week", "month")
-# For comparing shares: a shorter period is never a wider one when its amount is not larger.
-PERIOD_ORDER = {"day": 0, "week": 1, "month": 2}
+# For comparing shares across periods: at most how many calendar windows of the first
+# period one window of the second can touch. A day budget of 100 can spend 700 in a
+# week; a week can straddle two months; a month touches at most six weeks.
+WINDOWS_TOUCHED: dict[tuple[Period, Period], int] = {
+    ("day", "day"): 1, ("day", "week"): 7, ("day", "month"): 31,
+    ("week", "day"): 1, ("week", "week"): 1, ("week", "month"): 6,
+    ("month", "day"): 1, ("month", "week"): 2, ("month", "month"): 1,
+}
 # Minor-unit exponents that are not 2 (ISO 4217); every currency we accept is listed.
 CURRENCIES = {"EUR": 2, "USD": 2, "GBP": 2, "CHF": 2, "JPY": 0}
 MAX_AMOUNT = 10_000_000  # 100 000.00: a ceiling against typos, not a policy
+# An amount as a person types it in a form: digits, then a point or comma and decimals.
+_TYPED_AMOUNT = re.compile(r"(\d{1,9})(?:[.,](\d{0,3}))?")
 
 
 class InvalidMandate(ValueError):
@@ -58,6 +67,15 @@ class Budget:
         start = day.replace(day=1)
         end = (start + dt.timedelta(days=32)).replace(day=1)
         return start, end
+
+    def within(self, outer: Budget) -> bool:
+        """Whether this budget can never spend more than ``outer`` in any of its windows."""
+        return self.amount * WINDOWS_TOUCHED[self.period, outer.period] <= outer.amount
+
+    def clamp(self, outer: Budget) -> Budget:
+        """This budget, its amount lowered (period kept) until it is within ``outer``."""
+        most = outer.amount // WINDOWS_TOUCHED[self.period, outer.period]
+        return self if self.amount <= most else Budget(most, self.period)
 
 
 @dataclass(frozen=True)
@@ -148,9 +166,7 @@ class Mandate:
             wider.append("max_per_payment")
         if not self.services <= outer.services:
             wider.append("services")
-        if outer.budget and (self.budget is None or self.budget.amount > outer.budget.amount
-                             or PERIOD_ORDER[self.budget.period]
-                             > PERIOD_ORDER[outer.budget.period]):
+        if outer.budget and (self.budget is None or not self.budget.within(outer.budget)):
             wider.append("budget")
         if outer.approval_threshold is not None and (
                 self.approval_threshold is None
@@ -166,11 +182,8 @@ class Mandate:
     def clamp(self, outer: Mandate) -> Mandate:
         """The most of this that stays within ``outer`` (used when a parent narrows)."""
         budget = self.budget
-        if outer.budget and (budget is None or budget.amount > outer.budget.amount
-                             or PERIOD_ORDER[budget.period] > PERIOD_ORDER[outer.budget.period]):
-            budget = outer.budget if budget is None else Budget(
-                min(budget.amount, outer.budget.amount),
-                min(budget.period, outer.budget.period, key=PERIOD_ORDER.__getitem__))
+        if outer.budget:
+            budget = outer.budget if budget is None else budget.clamp(outer.budget)
         threshold = self.approval_threshold
         if outer.approval_threshold is not None:
             threshold = (outer.approval_threshold if threshold is None
@@ -178,10 +191,17 @@ class Mandate:
         expires = self.expires_at
         if outer.expires_at:
             expires = outer.expires_at if expires is None else min(expires, outer.expires_at)
+        most = min(self.max_per_payment, outer.max_per_payment)
         return replace(self, currency=outer.currency,
-                       max_per_payment=min(self.max_per_payment, outer.max_per_payment),
+                       # A payment can't be larger than the budget it comes out of.
+                       max_per_payment=min(most, budget.amount) if budget else most,
                        services=self.services & outer.services, budget=budget,
                        approval_threshold=threshold, expires_at=expires)
+
+    def pays_nothing(self) -> bool:
+        """Whether nothing can be paid under it (a share clamped down to no service or 0)."""
+        return (not self.services or self.max_per_payment < 1
+                or (self.budget is not None and self.budget.amount < 1))
 
     def expired(self, now: dt.datetime) -> bool:
         return self.expires_at is not None and now >= self.expires_at
@@ -222,6 +242,18 @@ def money(amount: int, currency: str) -> str:
     if exponent == 0:
         return f"{amount} {currency}"
     return f"{amount / 10**exponent:.{exponent}f} {currency}"
+
+
+def parse_money(text: str, currency: str) -> int:
+    """What a person typed (``"12.5"``, ``"12,50"``) in minor units; InvalidMandate says why."""
+    exponent = CURRENCIES.get(currency.upper(), 2)
+    match = _TYPED_AMOUNT.fullmatch(text.strip())
+    if match is None:
+        raise InvalidMandate(f"{text.strip()!r} is not an amount")
+    whole, fraction = match.group(1), match.group(2) or ""
+    if len(fraction) > exponent:
+        raise InvalidMandate(f"{text.strip()!r}: {currency} has {exponent} decimals at most")
+    return int(whole + fraction.ljust(exponent, "0"))
 
 
 def mandate_of(details: Sequence[Mapping[str, Any]] | None) -> Mandate | None:

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from gateway.identity.models import User
 from gateway.payments.models import PaymentAccount, PaymentMethod
 from gateway.payments.processor import Processor, SetupStart
-from services.common.db import utcnow
+from services.common.db import WRITE_TRANSACTION, utcnow
 from services.common.problems import NotFound
 
 
@@ -76,6 +76,7 @@ async def finish_setup(sessionmaker: async_sessionmaker[AsyncSession], processor
                                         setup_intent_id=setup_intent_id, card_number=card_number,
                                         exp_month=exp_month, exp_year=exp_year)
     async with sessionmaker() as session, session.begin():
+        await session.connection(execution_options=WRITE_TRANSACTION)  # reads, then writes
         has_default = await session.scalar(select(PaymentMethod.id).where(
             PaymentMethod.user_id == user_id, PaymentMethod.removed_at.is_(None),
             PaymentMethod.processor == processor.name, PaymentMethod.is_default.is_(True)))
@@ -99,6 +100,7 @@ async def list_methods(sessionmaker: async_sessionmaker[AsyncSession],
 async def make_default(sessionmaker: async_sessionmaker[AsyncSession], user_id: uuid.UUID,
                        method_id: uuid.UUID) -> None:
     async with sessionmaker() as session, session.begin():
+        await session.connection(execution_options=WRITE_TRANSACTION)  # reads, then writes
         method = await session.get(PaymentMethod, method_id)
         if method is None or method.user_id != user_id or method.removed_at is not None:
             raise MethodNotFound
@@ -110,6 +112,7 @@ async def remove(sessionmaker: async_sessionmaker[AsyncSession], user_id: uuid.U
                  method_id: uuid.UUID) -> None:
     """Stop using a card (kept for the ledger's history); another becomes the default."""
     async with sessionmaker() as session, session.begin():
+        await session.connection(execution_options=WRITE_TRANSACTION)  # reads, then writes
         method = await session.get(PaymentMethod, method_id)
         if method is None or method.user_id != user_id or method.removed_at is not None:
             raise MethodNotFound

@@ -26,9 +26,14 @@ class Payments:
     idempotency: IdempotencyStore
 
     @classmethod
-    def build(cls, settings: Settings,
-              sessionmaker: async_sessionmaker[AsyncSession]) -> Payments:
-        processor = make_processor(settings, sessionmaker)
+    def build(cls, settings: Settings, sessionmaker: async_sessionmaker[AsyncSession], *,
+              writer: async_sessionmaker[AsyncSession] | None = None) -> Payments:
+        """``sessionmaker``: the ledger's transactions, which write first (an UPDATE or an
+        INSERT) or only read. ``writer``: for the simulated processor, whose transactions
+        read their state and then write it (on SQLite they must begin IMMEDIATE; an
+        IMMEDIATE read elsewhere would make other readers' later writes fail at once).
+        """
+        processor = make_processor(settings, writer or sessionmaker)
         approvals = Approvals(sessionmaker, processor, issuer=settings.issuer,
                               ttl=dt.timedelta(seconds=settings.approval_ttl_seconds))
         refunds = Refunds(sessionmaker, processor)

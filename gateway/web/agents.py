@@ -1,5 +1,8 @@
 """The Connected agents pages: what each agent may do for you, narrowing it, revoking it.
 
+A grant's payment mandate is shown with what was spent this period, and the
+narrow form lowers its amounts, unticks services or removes it.
+
 People-only: every route takes ``PersonSession``, so no bearer token reaches them,
 whatever its scopes (an agent must never restore or widen its own access). Every
 form carries the session's CSRF token. The grants service decides what is allowed:
@@ -9,7 +12,7 @@ these routes only turn forms into its calls (a forged widening is refused there)
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
@@ -19,7 +22,16 @@ from gateway.auth import apply_revocations_now, check_csrf
 from gateway.db import SessionDep
 from gateway.identity import grants
 from gateway.identity.auth import PersonSession
-from gateway.identity.grants import GrantNode
+from gateway.identity.grants import GrantNode, Unchanged
+from gateway.payments.budget import spending
+from gateway.payments.mandates import (
+    Budget,
+    InvalidMandate,
+    Mandate,
+    mandate_of,
+    money,
+    parse_money,
+)
 from gateway.policy.scopes import scope_descriptions
 from gateway.principal import Principal
 from gateway.web.client import PageClient
@@ -32,6 +44,8 @@ from gateway.web.grant_views import (
     grant_view,
 )
 from gateway.web.pages import render
+from services.common.db import utcnow
+from services.common.problems import Problem
 
 router = APIRouter(prefix="/agents")
 
@@ -46,13 +60,14 @@ class ConstraintField:
     options: list[Choice]
 
 
-async def _describe(request: Request, principal: Principal,
+async def _describe(request: Request, principal: Principal, db: SessionDep,
                     nodes: list[GrantNode]) -> list[GrantView]:
     client = PageClient(request, principal)
     used = {key for root in nodes for node in root.walk() for key in node.grant.constraints}
     kinds = await constraint_kinds(client, used)
     scopes = scope_descriptions(request.app.state.services)
-    return [grant_view(node, principal, scopes, kinds) for node in nodes]
+    spent = await spending(db, principal.user_id, utcnow())
+    return [grant_view(node, principal, scopes, kinds, spent) for node in nodes]
 
 
 @router.get("")
@@ -60,7 +75,7 @@ async def agents_home(request: Request, principal: PersonSession, db: SessionDep
                       narrowed: uuid.UUID | None = None, revoked: int = 0) -> HTMLResponse:
     """List the agents acting for you, their sub-agents, and your API tokens."""
     roots = await grants.list_grants(db, principal.user_id)
-    views = await _describe(request, principal, roots)
+    views = await _describe(request, principal, db, roots)
     changed = next((v.name for root in views for v in root.walk() if v.id == str(narrowed)),
                    None) if narrowed else None
     return render(request, principal, "agents", "agents/index.html", {
@@ -96,6 +111,7 @@ async def narrow_form(request: Request, principal: PersonSession, db: SessionDep
         "grant": grant_view(node, principal, scopes, kinds),
         "scopes": [(s, scopes.get(s, s)) for s in node.grant.scope.split()],
         "fields": _fields(node, kinds),
+        "mandate": MandateField.of(mandate_of(node.grant.authorization_details)),
     })
 
 
@@ -123,6 +139,62 @@ def proposed_constraints(form: FormData, current: dict[str, list[str]]) -> dict[
     return proposed
 
 
+@dataclass(frozen=True)
+class MandateField:
+    """The mandate on the narrow form: amounts as a person types them, services to untick."""
+
+    currency: str
+    max_per_payment: str
+    budget: str | None
+    period: str | None
+    approval_threshold: str
+    services: list[str]
+
+    @classmethod
+    def of(cls, mandate: Mandate | None) -> MandateField | None:
+        if mandate is None:
+            return None
+        def typed(amount: int) -> str:
+            return money(amount, mandate.currency).split()[0]
+
+        return cls(
+            currency=mandate.currency, max_per_payment=typed(mandate.max_per_payment),
+            budget=typed(mandate.budget.amount) if mandate.budget else None,
+            period=mandate.budget.period if mandate.budget else None,
+            approval_threshold=("" if mandate.approval_threshold is None
+                                else typed(mandate.approval_threshold)),
+            services=sorted(mandate.services))
+
+
+def proposed_mandate(form: FormData, current: Mandate | None) -> Mandate | Unchanged | None:
+    """Read the mandate a narrow form asks for: unchanged if it showed none, else the new one.
+
+    Amounts are read in the mandate's currency; the grants service decides whether
+    the result is narrower (a higher amount is refused there, not here).
+    """
+    if current is None or form.get("mandate_shown") != "1":
+        return Unchanged.MANDATE
+    if form.get("mandate") != "keep":
+        return None
+
+    def amount(name: str) -> int | None:
+        typed = str(form.get(name, "")).strip()
+        return parse_money(typed, current.currency) if typed else None
+
+    try:
+        most, budget, threshold = (amount("max_per_payment"), amount("budget_amount"),
+                                   amount("approval_threshold"))
+    except InvalidMandate as invalid:
+        raise Problem(422, "validation-error", str(invalid)) from None
+    if most is None:
+        raise Problem(422, "validation-error", "Say the most it may pay at once.")
+    return replace(
+        current, max_per_payment=most,
+        budget=Budget(budget, current.budget.period) if current.budget and budget else None,
+        approval_threshold=threshold,
+        services=frozenset(str(s) for s in form.getlist("mandate_service")))
+
+
 @router.post("/{grant_id}/narrow")
 async def narrow(request: Request, principal: PersonSession, db: SessionDep,
                  grant_id: uuid.UUID) -> RedirectResponse:
@@ -132,7 +204,8 @@ async def narrow(request: Request, principal: PersonSession, db: SessionDep,
     node = await grants.get_grant(db, principal.user_id, grant_id)
     await grants.narrow_grant(
         db, principal.user_id, grant_id, scopes=[str(s) for s in form.getlist("scope")],
-        constraints=proposed_constraints(form, node.grant.constraints))
+        constraints=proposed_constraints(form, node.grant.constraints),
+        mandate=proposed_mandate(form, mandate_of(node.grant.authorization_details)))
     return RedirectResponse(f"/agents?narrowed={grant_id}#grant-{grant_id}", status_code=303,
                             background=apply_revocations_now(request))
 

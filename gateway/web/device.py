@@ -2,8 +2,9 @@
 
 An agent without a browser shows the person a user code and this page's address.
 The person, signed in, types the code (or follows ``verification_uri_complete``),
-sees which agent asks for what, in plain words, and approves (possibly less than
-asked: fewer scopes, only some channels) or denies. Approving creates the Grant;
+sees which agent asks for what, in plain words (a spending mandate too), and
+approves (possibly less than asked: fewer scopes, only some channels; without
+``payments:spend`` the mandate is not granted) or denies. Approving creates the Grant;
 the agent's next poll of the token endpoint then gets its tokens.
 
 People-only (``PersonSession``) with the session's CSRF token on the decision, so
@@ -14,6 +15,8 @@ code their own device shows.
 
 from __future__ import annotations
 
+import json
+from typing import Any
 from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Request
@@ -24,8 +27,10 @@ from gateway.db import SessionDep
 from gateway.identity.auth import PersonSession
 from gateway.identity.models import Agent, Grant
 from gateway.oauth import device
+from gateway.oauth.authorization_details import SPEND_SCOPE
 from gateway.oauth.consent import constraint_fields
 from gateway.oauth.models import DeviceCode
+from gateway.payments.mandates import InvalidMandate, mandate_of, parse_authorization_details
 from gateway.policy.scopes import scope_descriptions
 from gateway.principal import Principal
 from gateway.web.agents import proposed_constraints
@@ -51,7 +56,22 @@ async def _consent(request: Request, principal: Principal, record: DeviceCode,
         "record": record, "agent": agent, "host": host,
         "scopes": [(s, scopes.get(s, s)) for s in record.scope.split()],
         "fields": await constraint_fields(request, principal, set(record.scope.split())),
+        "mandate": mandate_of(record.authorization_details),
     })
+
+
+def _granted_details(request: Request, record: DeviceCode,
+                     chosen: list[str]) -> list[dict[str, Any]]:
+    """The mandate asked for, validated again; none if the person unticked payments:spend."""
+    if SPEND_SCOPE not in chosen or not record.authorization_details:
+        return []
+    try:
+        return parse_authorization_details(
+            json.dumps(record.authorization_details),
+            known_services=request.app.state.services.services.keys())
+    except InvalidMandate:
+        # A service it names is gone since it asked: grant no mandate rather than a wrong one.
+        return []
 
 
 @router.get("")
@@ -85,7 +105,8 @@ async def decide(request: Request, principal: PersonSession, db: SessionDep) -> 
     if not chosen:
         return await _consent(request, principal, record, agent)
     grant = Grant(user_id=principal.user_id, agent_id=agent.id, scope=" ".join(chosen),
-                  constraints=proposed_constraints(form, {}), resources=[record.resource])
+                  constraints=proposed_constraints(form, {}), resources=[record.resource],
+                  authorization_details=_granted_details(request, record, chosen))
     db.add(grant)
     await db.flush()
     await device.decide(db, record, principal.user_id, grant_id=grant.id)

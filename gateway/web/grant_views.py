@@ -4,18 +4,22 @@ Scopes are shown as the descriptions their services declared (plus the gateway's
 own). A constraint is shown with the description its service declared in
 ``x-constraints`` and its values by name: the page asks that service for the
 person's choices (for ``chat:channels``, chat's ``list_channels``) through the
-pipeline, as the person. Pages never read a service's data any other way.
+pipeline, as the person. Pages never read a service's data any other way. A
+payment mandate is shown in the words of :meth:`Mandate.describe`, with what the
+grant and its sub-agents spent this budget period.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
 from gateway.identity.grants import GrantNode
+from gateway.payments.mandates import Mandate, money
 from gateway.policy.manifest import declared_constraints
 from gateway.principal import Principal
 from gateway.proxy.services import Service
@@ -62,6 +66,27 @@ class Limit:
     labels: list[str]
 
 
+@dataclass(frozen=True)
+class MandateView:
+    """A grant's mandate in words, and what was spent under it: "Spent 12.50 EUR of ..."."""
+
+    lines: list[str]
+    spent: str
+
+
+PERIOD_WORDS = {"day": "today", "week": "this week", "month": "this month"}
+
+
+def mandate_view(mandate: Mandate, spent: int) -> MandateView:
+    if mandate.budget:
+        words = (f"Spent {money(spent, mandate.currency)} of "
+                 f"{money(mandate.budget.amount, mandate.currency)} "
+                 f"{PERIOD_WORDS[mandate.budget.period]}")
+    else:
+        words = f"Spent {money(spent, mandate.currency)} so far"
+    return MandateView(mandate.describe(), words)
+
+
 @dataclass
 class GrantView:
     id: str
@@ -75,6 +100,7 @@ class GrantView:
     created_at: dt.datetime
     last_used_at: dt.datetime | None
     children: list[GrantView] = field(default_factory=list)
+    mandate: MandateView | None = None
 
     def walk(self) -> Iterable[GrantView]:
         yield self
@@ -99,8 +125,14 @@ def _by(node: GrantNode, principal: Principal) -> str:
 
 
 def grant_view(node: GrantNode, principal: Principal, scopes: Mapping[str, str],
-               kinds: Mapping[str, ConstraintKind]) -> GrantView:
-    """Describe a grant (and its sub-agents) for the person who gave it."""
+               kinds: Mapping[str, ConstraintKind],
+               spending: Mapping[uuid.UUID, tuple[Mandate, int]] | None = None) -> GrantView:
+    """Describe a grant (and its sub-agents) for the person who gave it.
+
+    ``spending``: each mandate and what was spent under it (gateway.payments.budget).
+    """
+    spending = spending or {}
+    spent = spending.get(node.grant.id)
     grant, agent = node.grant, node.agent
     limits = []
     for key, values in sorted(grant.constraints.items()):
@@ -118,7 +150,9 @@ def grant_view(node: GrantNode, principal: Principal, scopes: Mapping[str, str],
         limits=limits,
         created_at=grant.created_at,
         last_used_at=grant.last_used_at,
-        children=[grant_view(child, principal, scopes, kinds) for child in node.children],
+        children=[grant_view(child, principal, scopes, kinds, spending)
+                  for child in node.children],
+        mandate=mandate_view(*spent) if spent else None,
     )
 
 

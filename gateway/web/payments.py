@@ -322,6 +322,7 @@ async def approval_page(request: Request, principal: Principal, approval: Approv
     payments = _payments(request)
     payment = await history.payment_of_approval(payments.sessionmaker, approval)
     result = _result(approval)
+    authentication = await _bank_challenge(request, approval, payment)
     return _render(
         request,
         principal,
@@ -331,8 +332,35 @@ async def approval_page(request: Request, principal: Principal, approval: Approv
             "approval": approval,
             "payment": payment,
             "result": result,
+            "authentication": authentication,
         },
     )
+
+
+async def _bank_challenge(request: Request, approval: Approval,
+                          payment: Payment | None) -> dict[str, str] | None:
+    """What Stripe.js needs to run the bank's challenge before the person approves.
+
+    Only with Stripe, for a pending approval the bank asked for: the PaymentIntent's
+    client secret (read from Stripe now, never stored) and the publishable key. The
+    simulated processor has no challenge: approving is the authentication.
+    """
+    payments = _payments(request)
+    publishable_key = request.app.state.settings.stripe_publishable_key
+    if (payments.processor.simulated or not publishable_key or payment is None
+            or approval.status != "pending" or approval.reason != "authentication_required"
+            or not payment.intent_id):
+        return None
+    try:
+        intent = await payments.processor.retrieve(payment.intent_id)
+    except ProcessorError:
+        return None  # the page still offers Approve; confirming then says what went wrong
+    async with payments.sessionmaker() as session:
+        method = await session.get(PaymentMethod, payment.method_id) if payment.method_id else None
+    if intent.client_secret is None or method is None:
+        return None
+    return {"publishable_key": publishable_key, "client_secret": intent.client_secret,
+            "payment_method": method.processor_method_id}
 
 
 def _result(approval: Approval) -> dict[str, Any] | None:

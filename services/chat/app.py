@@ -27,6 +27,7 @@ def create_app(*, database_url: str, issuer: str, keys: KeySource) -> FastAPI:
     configure_service_app(app, name="chat", issuer=issuer, keys=keys)
     app.state.engine = make_engine(database_url)
     app.state.sessionmaker = make_sessionmaker(app.state.engine)
+    app.state.write_sessionmaker = make_sessionmaker(app.state.engine, writes=True)
     app.include_router(router)
     declare_constraints(app, CONSTRAINTS)
     return app

@@ -62,6 +62,12 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
         return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
 
 
+SQLITE_IMMEDIATE = "agentgate_sqlite_immediate"
+# Execution options for a session that will write: ``session.connection(execution_options=
+# WRITE_TRANSACTION)`` before its first statement.
+WRITE_TRANSACTION = {SQLITE_IMMEDIATE: True}
+
+
 def is_sqlite(url: str) -> bool:
     return url.startswith("sqlite")
 
@@ -87,7 +93,11 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
 
         @event.listens_for(engine.sync_engine, "begin")
         def _sqlite_begin(conn: Any) -> None:
-            conn.exec_driver_sql("BEGIN")
+            # BEGIN IMMEDIATE for transactions that will write (WRITE_TRANSACTION): they
+            # queue for the write lock up front (busy_timeout) rather than upgrading a
+            # read snapshot later, which SQLite refuses at once under WAL (SQLITE_BUSY).
+            immediate = conn.get_execution_options().get(SQLITE_IMMEDIATE, False)
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
         return engine
     kwargs.setdefault("pool_size", 10)
@@ -96,8 +106,27 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
     return create_async_engine(url, **kwargs)
 
 
-def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+def make_sessionmaker(engine: AsyncEngine, *,
+                     writes: bool = False) -> async_sessionmaker[AsyncSession]:
+    """Sessions on ``engine``; ``writes=True``: for requests that write (SQLite: IMMEDIATE)."""
+    bind = engine.execution_options(**WRITE_TRANSACTION) if writes else engine
+    return async_sessionmaker(bind, expire_on_commit=False, autoflush=False)
+
+
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+def request_sessionmaker(state: Any, method: str) -> async_sessionmaker[AsyncSession]:
+    """The app's sessionmaker for a request: one whose transactions write, for unsafe methods.
+
+    On SQLite a transaction that reads and then writes fails at once ("database is
+    locked") when another connection wrote in between; one that begins IMMEDIATE
+    queues for the write lock instead. Reads keep plain BEGIN (no lock). No effect on
+    PostgreSQL.
+    """
+    factory: async_sessionmaker[AsyncSession] = (
+        state.write_sessionmaker if method in UNSAFE_METHODS else state.sessionmaker)
+    return factory
 
 
 @asynccontextmanager

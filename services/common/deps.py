@@ -8,11 +8,11 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.common.db import session_scope
+from services.common.db import request_sessionmaker, session_scope
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
-    async with session_scope(request.app.state.sessionmaker) as session:
+    async with session_scope(request_sessionmaker(request.app.state, request.method)) as session:
         yield session
 
 

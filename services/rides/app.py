@@ -39,6 +39,7 @@ def create_app(*, database_url: str, issuer: str, keys: KeySource,
     engine = make_engine(database_url)
     app.state.engine = engine
     app.state.sessionmaker = make_sessionmaker(engine)
+    app.state.write_sessionmaker = make_sessionmaker(engine, writes=True)
     app.state.clock = clock or utcnow
     app.include_router(router)
     return app

@@ -38,6 +38,8 @@ class Authorization:
     challenge: str = ""
     method: str | None = "S256"
     resource: str | None = API
+    # RFC 9396: the JSON text of the authorization_details parameter, sent as is.
+    authorization_details: str | None = None
 
     def __post_init__(self) -> None:
         if not self.verifier:
@@ -52,6 +54,8 @@ class Authorization:
             params["code_challenge_method"] = self.method
         if self.resource:
             params["resource"] = self.resource
+        if self.authorization_details is not None:
+            params["authorization_details"] = self.authorization_details
         return urlencode(params)
 
 

@@ -6,6 +6,8 @@ On top of Authlib's grant:
   skips clients that send no challenge, so :class:`S256CodeChallenge` narrows it.
 - ``resource`` (RFC 8707 section 2) is validated and bound into the code, then into
   the token's ``aud``.
+- ``authorization_details`` (RFC 9396 section 2) is validated here, stored on the
+  grant the person approves, and returned with the tokens (section 7).
 - A code is usable once. Redemption marks it used and starts a refresh family in
   one conditional UPDATE; presenting it again revokes that family, which stops the
   refresh tokens and the access tokens it issued (RFC 6749 section 4.1.2).
@@ -24,6 +26,8 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.identity.models import Grant
+from gateway.oauth.authorization_details import requested_details
+from gateway.oauth.errors import OAuthError
 from gateway.oauth.issuance import digest, grant_is_live, issue_for_grant, revoke_family
 from gateway.oauth.models import AuthorizationCode
 from gateway.oauth.server import (
@@ -91,6 +95,14 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):  # type: ignore[mis
         try:
             self.request.resource = self.server.validate_resource(
                 self.request.payload.datalist.get("resource", []))
+            self.request.authorization_details = requested_details(
+                self.request.payload.data.get("authorization_details"),
+                scopes=(self.request.scope or "").split(),
+                known_services=self.server.service_names())
+        except OAuthError as error:
+            # Known client, registered redirect URI: the agent is told (RFC 9396 section 5).
+            raise OAuth2Error(error.description, error=error.error,
+                              redirect_uri=redirect_uri) from None
         except OAuth2Error as error:
             error.redirect_uri = redirect_uri
             raise

@@ -54,4 +54,5 @@ class TokenExchangeGrant(BaseGrant, TokenEndpointMixin):  # type: ignore[misc]
 async def _exchange(request: OAuthRequest, server: GatewayAuthorizationServer,
                     client: OAuthClient) -> dict[str, Any]:
     return await delegation.exchange(request.db, server.tokens, client.agent, request.form,
-                                     issuer=server.issuer)
+                                     issuer=server.issuer,
+                                     known_services=server.service_names())

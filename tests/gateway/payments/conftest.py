@@ -18,10 +18,11 @@ import sqlalchemy as sa
 from fastapi import FastAPI
 
 from gateway.payments import methods
+from gateway.payments.models import Payment
 from gateway.payments.wiring import Payments
 from seeds.people import PEOPLE
 from services.common.db import utcnow
-from services.rides.models import Place
+from services.rides.models import Place, Trip
 from services.rides.pricing import Product
 from services.rides.service import new_quote
 from tests.support.agents import bearer, make_agent, make_grant, make_sub_grant, mint_access_token
@@ -89,7 +90,7 @@ def mandated(client: httpx.AsyncClient) -> MandatedAgent:
                    name: str = "Trip Planner", parent: AgentCaller | None = None,
                    ) -> AgentCaller:
         app = app_of(client)
-        async with app.state.sessionmaker() as db:
+        async with app.state.write_sessionmaker() as db:
             agent = await make_agent(db, name)
             agent.scope = PAY_SCOPE
             if parent is None:
@@ -114,14 +115,15 @@ def quote(client: httpx.AsyncClient) -> QuoteFor:
     """A fresh bookable quote of alice's: (id, amount in cents)."""
     async def make(product: Product = Product.STANDARD, nth: int = 0) -> tuple[str, int]:
         app = app_of(client)
-        async with app.state.sessionmaker() as db:
+        # Reads, then writes: on SQLite it must begin IMMEDIATE (or fail at once when the
+        # app's reconciler or activity writer committed in between).
+        async with app.state.write_sessionmaker() as db, db.begin():
             places = (await db.scalars(sa.select(Place).where(Place.owner_id.is_(None))
                                        .order_by(Place.name).limit(12))).all()
             pickup, dropoff = places[nth % len(places)], places[(nth + 1) % len(places)]
             made = new_quote(str(ALICE), pickup, dropoff, product, utcnow())
             db.add(made)
-            await db.commit()
-            return str(made.id), made.amount
+        return str(made.id), made.amount
     return make
 
 
@@ -131,3 +133,16 @@ def book(quote_id: str) -> dict[str, Any]:
 
 def key() -> dict[str, str]:
     return {"Idempotency-Key": f'"{uuid.uuid4()}"'}
+
+
+async def ledger(client: httpx.AsyncClient) -> list[Payment]:
+    """Every payment in the ledger, oldest first."""
+    async with app_of(client).state.sessionmaker() as db:
+        return list((await db.scalars(sa.select(Payment).order_by(Payment.created_at))).all())
+
+
+async def trips(client: httpx.AsyncClient, quote_id: str) -> list[Trip]:
+    """The trips booked from this quote (the demo data has trips of its own)."""
+    async with app_of(client).state.sessionmaker() as db:
+        return list((await db.scalars(
+            sa.select(Trip).where(Trip.quote_id == uuid.UUID(quote_id)))).all())

@@ -11,8 +11,7 @@ import uuid
 import httpx
 import sqlalchemy as sa
 
-from gateway.payments.models import Approval, Payment, Refund
-from services.rides.models import Trip
+from gateway.payments.models import Approval, Refund
 from tests.gateway.payments.conftest import (
     ALICE,
     DECLINES_CHARGES,
@@ -23,26 +22,16 @@ from tests.gateway.payments.conftest import (
     app_of,
     book,
     key,
+    ledger,
     mandate,
     payments_of,
     remove_cards,
     save_card,
+    trips,
 )
 from tests.support.agents import bearer, make_grant, mint_access_token
 
 TRIPS = "/api/rides/trips"
-
-
-async def ledger(client: httpx.AsyncClient) -> list[Payment]:
-    async with app_of(client).state.sessionmaker() as db:
-        return list((await db.scalars(sa.select(Payment).order_by(Payment.created_at))).all())
-
-
-async def trips(client: httpx.AsyncClient, quote_id: str) -> list[Trip]:
-    """The trips booked from this quote (the demo data has trips of its own)."""
-    async with app_of(client).state.sessionmaker() as db:
-        return list((await db.scalars(
-            sa.select(Trip).where(Trip.quote_id == uuid.UUID(quote_id)))).all())
 
 
 async def test_an_agent_within_its_mandate_books_and_pays_with_a_receipt(
@@ -348,8 +337,10 @@ async def test_a_denied_approval_pays_and_books_nothing(
 
     await payments_of(client).approvals.deny(approval_id, ALICE)
 
-    assert (await client.get(held.headers["location"], headers=agent.headers)).json()[
-        "status"] == "denied"
+    polled = (await client.get(held.headers["location"], headers=agent.headers)).json()
+    assert polled["status"] == "denied"
+    assert polled["result"]["status"] == 402
+    assert polled["result"]["body"]["reason"] == "approval_denied"
     assert await ledger(client) == []
     assert await trips(client, quote_id) == []
 
@@ -425,5 +416,6 @@ async def test_an_expired_approval_releases_the_hold(
     polled = (await client.get(held.headers["location"], headers=agent.headers)).json()
 
     assert polled["status"] == "expired"
+    assert polled["result"]["body"]["reason"] == "approval_expired"
     [payment] = await ledger(client)
     assert payment.status == "voided"

@@ -60,12 +60,16 @@ def test_every_operation_declares_its_effects(openapi: dict[str, Any]) -> None:
     assert all(op["x-effects"]["on_read"] == [] for op in _operations(openapi).values())
 
 
-def test_only_booking_may_ask_for_payment(openapi: dict[str, Any]) -> None:
-    paying = {op_id for op_id, op in _operations(openapi).items() if "x-payment" in op}
+def test_only_booking_may_ask_for_payment_and_only_cancelling_refunds(
+        openapi: dict[str, Any]) -> None:
+    declared = {op_id: op["x-payment"] for op_id, op in _operations(openapi).items()
+                if "x-payment" in op}
 
-    assert paying == {"book_trip"}
+    assert declared == {
+        "book_trip": {"may_require_payment": True, "refunds": False},
+        "cancel_trip": {"may_require_payment": False, "refunds": True},
+    }
     book = _operations(openapi)["book_trip"]
-    assert book["x-payment"] == {"may_require_payment": True}
     assert "application/problem+json" in book["responses"]["402"]["content"]
 
 
