@@ -31,7 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.identity.models import Grant
 from gateway.payments.budget import chain, spent, subtree
-from gateway.payments.mandates import Mandate, mandate_of
+from gateway.payments.mandates import mandate_of
 from gateway.payments.models import Payment, PaymentAccount, PaymentMethod, PaymentStatus
 from services.common.db import utcnow
 
@@ -96,12 +96,9 @@ async def _default_method(session: AsyncSession, user_id: uuid.UUID,
         .limit(1))
 
 
-async def _mandates(session: AsyncSession, payer: Payer) -> list[tuple[Grant, Mandate | None]]:
-    """The spending grant's mandate and those of every grant above it, nearest first."""
-    assert payer.grant_id is not None
-    grants = {g.id: g for g in (await session.scalars(
-        select(Grant).where(Grant.user_id == payer.user_id))).all()}
-    return [(g, mandate_of(g.authorization_details)) for g in chain(grants, payer.grant_id)]
+async def _grants(session: AsyncSession, user_id: uuid.UUID) -> list[Grant]:
+    """All of the person's grants: the chain above the spender and the subtrees below."""
+    return list((await session.scalars(select(Grant).where(Grant.user_id == user_id))).all())
 
 
 async def judge(session: AsyncSession, payer: Payer, ask: Ask, now: dt.datetime, *,
@@ -109,11 +106,11 @@ async def judge(session: AsyncSession, payer: Payer, ask: Ask, now: dt.datetime,
     """Check ``ask`` against the payer's mandates and budgets, in ``session``'s transaction."""
     if payer.grant_id is None:
         return Verdict("would_pay")  # the person pays for themself: no mandate applies
-    links = await _mandates(session, payer)
+    all_grants = await _grants(session, payer.user_id)
+    links = [(g, mandate_of(g.authorization_details))
+             for g in chain({g.id: g for g in all_grants}, payer.grant_id)]
     if not links or any(m is None for _, m in links):
         return Verdict("refused", "no_mandate")
-    all_grants = (await session.scalars(
-        select(Grant).where(Grant.user_id == payer.user_id))).all()
     needs_approval = False
     for grant, mandate in links:
         assert mandate is not None
