@@ -85,10 +85,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await services.load_all(attempts=10 if any(settings.service_urls().values()) else 1)
         recorder.start()
         # Settles what a crash or a timeout left in between, at start and then regularly.
+        app.state.reconciled = asyncio.Event()
         reconciler = asyncio.create_task(keep_reconciling(
             payments.sessionmaker, payments.processor, payments.refunds,
             every=settings.reconcile_seconds, idempotency=payments.idempotency,
-            approvals=payments.approvals))
+            approvals=payments.approvals, beat=app.state.reconciled))
         yield
         # Stop the background tasks and wait until they have: one cancelled in the
         # middle of a transaction still has to roll back on its connection, which must

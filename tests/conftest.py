@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -66,7 +67,11 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 @pytest.fixture
 async def gateway_app(database_url: str) -> AsyncIterator[FastAPI]:
-    """The whole system in-process (gateway + services) on a seeded database."""
+    """The whole system in-process (gateway + services) on a seeded database.
+
+    Reconciliation's first pass is over before the test begins, so it can't settle
+    a half-finished payment a test stores on purpose.
+    """
     from gateway.app import create_app
     from gateway.config import Settings
     from seeds.loader import seed
@@ -74,6 +79,7 @@ async def gateway_app(database_url: str) -> AsyncIterator[FastAPI]:
     await seed(database_url)
     app = create_app(Settings(env="test", database_url=database_url))
     async with app.router.lifespan_context(app):
+        await asyncio.wait_for(app.state.reconciled.wait(), timeout=30)
         yield app
 
 

@@ -132,11 +132,13 @@ async def reconcile(sessionmaker: async_sessionmaker[AsyncSession], processor: P
 
 async def keep_reconciling(sessionmaker: async_sessionmaker[AsyncSession], processor: Processor,
                            refunds: Refunds, *, every: float, idempotency: IdempotencyStore,
-                           approvals: Approvals) -> None:
+                           approvals: Approvals, beat: asyncio.Event | None = None) -> None:
     """The lifespan task: reconcile at start, then every ``every`` seconds, forever.
 
     The same beat expires approvals nobody decided (releasing their holds) and
-    prunes Idempotency-Key records past their 24 hours.
+    prunes Idempotency-Key records past their 24 hours. ``beat`` is set after each
+    pass: whoever must not race the first one (a test that stores a half-finished
+    payment on purpose) waits for it.
     """
     while True:
         try:
@@ -145,4 +147,6 @@ async def keep_reconciling(sessionmaker: async_sessionmaker[AsyncSession], proce
             await idempotency.prune(utcnow())
         except Exception:
             logger.exception("reconciliation failed; trying again later")
+        if beat is not None:
+            beat.set()
         await asyncio.sleep(every)

@@ -19,6 +19,7 @@ It counts what it actually did (``done``) apart from what it was asked
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import itertools
 from collections import Counter
@@ -273,8 +274,10 @@ async def stripe_gateway(database_url: str,
 
     The SDK's retries skip their back-off sleep (NoWaitHTTPXClient), so a fault test
     meets three tries in milliseconds; everything else is the production wiring.
-    Reconciliation's own beat is pushed out of the way: tests call it when the story
-    needs it.
+    Reconciliation's own beat is pushed out of the way: its first pass is over before
+    the test begins (else, on a slow machine, it could find the test's half-finished
+    payments and settle them behind its back), and the next is an hour away; tests
+    call it when the story needs it.
     """
     from gateway.app import create_app
     from gateway.config import Settings
@@ -289,4 +292,5 @@ async def stripe_gateway(database_url: str,
         patch.setattr(stripe, "HTTPXClient", NoWaitHTTPXClient)
         app = create_app(settings)
     async with app.router.lifespan_context(app):
+        await asyncio.wait_for(app.state.reconciled.wait(), timeout=30)
         yield app
