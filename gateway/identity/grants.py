@@ -28,10 +28,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from gateway.identity.models import Agent, Grant, Revocation, User
-from gateway.oauth.authorization_details import SPEND_SCOPE
 from gateway.oauth.models import RefreshToken
 from gateway.payments.mandates import InvalidMandate, Mandate, mandate_of
 from gateway.policy.allowance import Allowance, Widening
+from gateway.policy.scopes import SPEND_SCOPE
 from services.common.db import utcnow
 from services.common.problems import NotFound, Problem
 

@@ -19,8 +19,8 @@ from typing import Any
 
 from gateway.oauth.errors import OAuthError
 from gateway.payments.mandates import InvalidMandate, parse_authorization_details
+from gateway.policy.scopes import SPEND_SCOPE
 
-SPEND_SCOPE = "payments:spend"
 # RFC 9396 section 5: the error for details that are not understood or not allowed.
 INVALID_DETAILS = "invalid_authorization_details"
 TYPES_SUPPORTED = ["payment_mandate"]

@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.identity.grants import allowance_of
 from gateway.identity.models import Agent, Grant
-from gateway.oauth.authorization_details import SPEND_SCOPE, parsed_details, with_details
+from gateway.oauth.authorization_details import parsed_details, with_details
 from gateway.oauth.errors import OAuthError
 from gateway.oauth.exchange import (
     ACCESS_TOKEN_TYPE,
@@ -44,6 +44,7 @@ from gateway.oauth.introspection import verify_access_token
 from gateway.oauth.tokens import AccessClaims, AccessTokens, ActClaim
 from gateway.payments.mandates import mandate_of
 from gateway.policy.allowance import Allowance
+from gateway.policy.scopes import SPEND_SCOPE
 from services.common.db import utcnow
 
 

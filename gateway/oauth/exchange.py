@@ -32,9 +32,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from gateway.oauth.authorization_details import INVALID_DETAILS, MANDATE_NEEDS_SCOPE, SPEND_SCOPE
+from gateway.oauth.authorization_details import INVALID_DETAILS, MANDATE_NEEDS_SCOPE
 from gateway.payments.mandates import Mandate
 from gateway.policy.allowance import Allowance
+from gateway.policy.scopes import SPEND_SCOPE
 
 TOKEN_EXCHANGE_GRANT_TYPE = "urn:ietf:params:oauth:grant-type:token-exchange"
 ACCESS_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token"

@@ -39,6 +39,7 @@ from gateway.payments.processor import IntentStatus, Processor, ProcessorError
 from gateway.payments.refunds import Refunds
 from gateway.payments.refusals import PaymentRefused
 from gateway.policy.manifest import Operation
+from gateway.policy.scopes import SPEND_SCOPE
 from gateway.principal import Principal
 from services.common.db import utcnow
 from services.common.problems import PROBLEM_JSON, Problem
@@ -47,7 +48,6 @@ from services.common.txn_token import Payment as TxnPayment
 
 logger = logging.getLogger("agentgate.payments")
 
-SPEND_SCOPE = "payments:spend"
 
 
 @dataclass(frozen=True)

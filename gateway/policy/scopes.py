@@ -9,8 +9,11 @@ from __future__ import annotations
 
 from gateway.proxy.services import ServiceRegistry
 
+# Paying through the gateway's payment hook (gateway/payments), under a mandate.
+SPEND_SCOPE = "payments:spend"
+
 GATEWAY_SCOPES: dict[str, str] = {
-    "payments:spend": "Spend money for you within limits you set",
+    SPEND_SCOPE: "Spend money for you within limits you set",
 }
 
 

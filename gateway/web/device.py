@@ -27,11 +27,10 @@ from gateway.db import SessionDep
 from gateway.identity.auth import PersonSession
 from gateway.identity.models import Agent, Grant
 from gateway.oauth import device
-from gateway.oauth.authorization_details import SPEND_SCOPE
 from gateway.oauth.consent import constraint_fields
 from gateway.oauth.models import DeviceCode
 from gateway.payments.mandates import InvalidMandate, mandate_of, parse_authorization_details
-from gateway.policy.scopes import scope_descriptions
+from gateway.policy.scopes import SPEND_SCOPE, scope_descriptions
 from gateway.principal import Principal
 from gateway.web.agents import proposed_constraints
 from gateway.web.pages import render
