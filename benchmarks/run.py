@@ -65,6 +65,10 @@ from tests.support.processes import (
 
 RUN_DIR = ROOT / "benchmarks" / ".run"
 RESULTS = ROOT / "benchmarks" / "results.md"
+# The rate limits stay on (every call still runs the limits stage, counting in memory:
+# there is no Redis here) with quotas no row can reach: wrk sends thousands of calls
+# a minute with one person's cookie and one agent's token.
+UNREACHABLE_QUOTA = 10**9
 TARGET_RATIO = 0.70  # through the gateway, at least this share of the direct throughput
 PERSON = "alice"
 CHANNEL = "design"
@@ -185,7 +189,9 @@ class System:
 def serve(workdir: Path, *, inprocess: bool) -> Iterator[System]:
     """Seed a fresh SQLite file and start chat, rides, the gateway, and optionally a second one."""
     database_url = f"sqlite+aiosqlite:///{workdir / 'bench.db'}"
-    base_env = {"AGENTGATE_ENV": "development", "AGENTGATE_DATABASE_URL": database_url}
+    base_env = {"AGENTGATE_ENV": "development", "AGENTGATE_DATABASE_URL": database_url,
+                "AGENTGATE_RATE_LIMIT_AGENT": str(UNREACHABLE_QUOTA),
+                "AGENTGATE_RATE_LIMIT_PERSON": str(UNREACHABLE_QUOTA)}
     print(f"seeding {database_url}")
     run_command(agentgate_command("seed"), env=base_env)
 
@@ -514,7 +520,9 @@ def report(results: Sequence[Result], load: Load, facts: dict[str, str],
         "token: the same call with an access token an agent got through the consent page "
         "(chat:read); an agent's read is a peek (`Preference-Applied: peek`), so it never "
         "marks anything read. The person's first read marks the channel read; every "
-        "measured call is then a read.",
+        "measured call is then a read. Rate limits are on with quotas no row can reach "
+        f"({UNREACHABLE_QUOTA} a minute, counted in memory): every call pays for the "
+        "limits stage and none is refused.",
         "",
         "The paid booking: `POST /trips` of a fresh quote (the same ride each time, "
         "Standard, Gare de Lyon to Gare du Nord), each call its own quote. Direct: on the "

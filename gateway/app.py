@@ -35,6 +35,7 @@ from gateway.proxy import router as proxy
 from gateway.proxy.pipeline import Pipeline
 from gateway.proxy.services import ServiceRegistry
 from gateway.proxy.txn_token import TxnTokenMinter
+from gateway.ratelimit import limiter_from_settings
 from gateway.timing import TimingMiddleware
 from gateway.web import router as web
 from gateway.web.errors import install_html_errors
@@ -72,6 +73,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     payments_engine = make_engine(settings.database_url, pool_size=5, max_overflow=5)
     payments = Payments.build(settings, make_sessionmaker(payments_engine),
                               writer=make_sessionmaker(payments_engine, writes=True))
+    limiter = limiter_from_settings(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -98,6 +100,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             task.cancel()
         await asyncio.gather(reconciler, refresher, return_exceptions=True)
         await payments.aclose()
+        await limiter.aclose()
         await payments_engine.dispose()
         await recorder.stop()
         await services.aclose()
@@ -127,7 +130,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.pipeline = Pipeline(
         services, TxnTokenMinter(txn_keys, issuer=settings.issuer, ttl=settings.txn_token_ttl),
         issuer=settings.issuer, activity=recorder, payments=payments.hook,
-        idempotency=payments.idempotency)
+        idempotency=payments.idempotency, limiter=limiter)
+    app.state.limiter = limiter
     app.state.activity = recorder
     app.state.payments = payments
     app.state.login_throttle = LoginThrottle(max_failures=settings.login_max_failures,

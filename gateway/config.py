@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import model_validator
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from services.common.config import DEFAULT_DATABASE_URL
@@ -61,6 +61,17 @@ class Settings(BaseSettings):
     # how often each replica settles payments a crash or timeout left in between.
     approval_ttl_seconds: int = 15 * 60
     reconcile_seconds: float = 60.0
+
+    # Rate limits (gateway/ratelimit/): requests per window for each (person, agent)
+    # pair, and for each person calling as themself (web, personal token). 0: no limit.
+    rate_limit_agent: int = Field(default=600, ge=0)
+    rate_limit_person: int = Field(default=1200, ge=0)
+    rate_limit_window_seconds: int = Field(default=60, ge=1)
+    # Shared rate-limit counters for several gateway processes. Unset: each process
+    # counts in its own memory. Unreachable: each process counts alone until it is back.
+    redis_url: str | None = None
+    redis_key_prefix: str = "agentgate:ratelimit:"
+    redis_timeout_seconds: float = Field(default=0.5, gt=0)
 
     @property
     def issuer(self) -> str:

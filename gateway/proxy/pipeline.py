@@ -1,6 +1,6 @@
 """The one enforcement path: every REST, web and MCP call to a service goes through here.
 
-    authenticate -> route -> authorize -> effects -> (idempotency) -> forward
+    authenticate -> route -> authorize -> effects -> limits -> (idempotency) -> forward
         -> (payment hook on 402, refund hook) -> record
 
 Authentication happens before (it needs the request's cookie or token); this
@@ -10,6 +10,7 @@ stage for Server-Timing.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -33,6 +34,7 @@ from gateway.policy.manifest import Operation
 from gateway.principal import Principal
 from gateway.proxy.services import Service, ServiceRegistry
 from gateway.proxy.txn_token import TxnTokenMinter
+from gateway.ratelimit import RateLimiter
 from gateway.timing import REQUEST_ID_HEADER, stage
 from services.common.problems import PROBLEM_JSON, Problem
 from services.common.txn_token import TXN_TOKEN_HEADER, EffectsMode, TxnContext
@@ -89,13 +91,15 @@ def preference_headers(decision: Decision | None, vary: str = "") -> dict[str, s
 class Pipeline:
     def __init__(self, services: ServiceRegistry, minter: TxnTokenMinter, *, issuer: str,
                  activity: ActivityRecorder, payments: PaymentHook | None = None,
-                 idempotency: IdempotencyStore | None = None) -> None:
+                 idempotency: IdempotencyStore | None = None,
+                 limiter: RateLimiter | None = None) -> None:
         self.services = services
         self.minter = minter
         self.issuer = issuer
         self.activity = activity
         self.payments = payments
         self.idempotency = idempotency
+        self.limiter = limiter
 
     async def call(
         self,
@@ -116,16 +120,19 @@ class Pipeline:
         without asking again (gateway/payments/approvals.py).
         """
         recorder = self.activity
+        limits: dict[str, str] = {}  # RateLimit fields, on every answer past stage 5
         try:
             upstream = await self._run(principal, method, service_name, path,
                                        request_id=request_id, query=query, body=body,
-                                       headers=headers, approval=approval)
+                                       headers=headers, approval=approval, limits=limits)
         except Problem as problem:
+            problem.headers.update(limits)
             await recorder.record_call(
                 principal, method, service_name, path, request_id=request_id, effects=None,
                 status=problem.status, problem=problem,
                 operation=self._known_operation(service_name, method, path))
             raise
+        upstream = dataclasses.replace(upstream, headers={**upstream.headers, **limits})
         await recorder.record_call(
             principal, method, service_name, path, request_id=request_id,
             operation=upstream.operation, effects=upstream.effects, status=upstream.status,
@@ -151,6 +158,7 @@ class Pipeline:
         body: bytes = b"",
         headers: Mapping[str, str] | None = None,
         approval: Held | None = None,
+        limits: dict[str, str] | None = None,
     ) -> Upstream:
         """Run one call for ``principal`` through stages 2 to 7 and return the service's answer."""
         headers = headers or {}
@@ -168,6 +176,11 @@ class Pipeline:
                 raise insufficient_scope(self.issuer, missing, operation.scopes)
         with stage("effects"):
             decision = self._effects(principal, operation, headers)
+        if self.limiter is not None and approval is None:  # approved: counted when held
+            with stage("limits"):  # gateway/ratelimit: raises RateLimited (429) over quota
+                fields = await self.limiter.check(principal)
+            if limits is not None:
+                limits.update(fields)
         call = PaidCall(principal=principal, operation=operation, mode=decision.mode,
                         method=method, path=path, query=query, body=body, headers=headers,
                         request_id=request_id, approval=approval)

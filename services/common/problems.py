@@ -42,6 +42,7 @@ PROBLEM_TYPES: dict[str, str] = {
     "payload-too-large": "The request body is too large",
     "unsupported-media-type": "Unsupported media type",
     "too-many-requests": "Too many requests",
+    "rate-limited": "Over the rate limit",
     "payment-required": "Payment is required",
     "payment-refused": "The gateway will not pay for this by itself",
     "payment-unavailable": "The payment processor could not be reached",
