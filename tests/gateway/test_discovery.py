@@ -91,3 +91,52 @@ async def test_problem_types_dereference_to_a_page(client: httpx.AsyncClient) ->
     assert "scope" in page.text
     missing = await client.get("/problems/no-such-problem")
     assert missing.status_code == 404
+
+
+async def test_openapi_security_scheme_points_at_the_authorization_server(
+        client: httpx.AsyncClient, gateway_app: FastAPI) -> None:
+    doc = (await client.get("/openapi.json")).json()
+    metadata = (await client.get("/.well-known/oauth-authorization-server")).json()
+    scheme = doc["components"]["securitySchemes"][SECURITY_SCHEME]
+
+    code = scheme["flows"]["authorizationCode"]
+    device = scheme["flows"]["x-deviceAuthorization"]
+    assert code["authorizationUrl"] == metadata["authorization_endpoint"]
+    assert code["tokenUrl"] == device["tokenUrl"] == metadata["token_endpoint"]
+    assert device["deviceAuthorizationUrl"] == metadata["device_authorization_endpoint"]
+    assert set(code["scopes"]) == set(metadata["scopes_supported"])
+    assert "payments:spend" in code["scopes"]
+    issuer = gateway_app.state.settings.issuer
+    assert scheme["x-oauth2MetadataUrl"] == f"{issuer}/.well-known/oauth-authorization-server"
+    assert doc["servers"] == [{"url": issuer}]
+    assert doc["externalDocs"]["url"] == f"{issuer}/llms.txt"
+    linked = await client.get("/openapi.json")
+    assert linked.headers["link"] == f'<{issuer}/.well-known/api-catalog>; rel="api-catalog"'
+
+
+async def test_openapi_says_which_operations_may_cost_money_or_need_approval(
+        client: httpx.AsyncClient, gateway_app: FastAPI) -> None:
+    doc = (await client.get("/openapi.json")).json()
+
+    paid = 0
+    for service in gateway_app.state.services.services.values():
+        for op in service.manifest.operations:
+            published = doc["paths"][op.gateway_path][op.method.lower()]
+            headers = [p["name"] for p in published.get("parameters", [])
+                       if p["in"] == "header"]
+            if op.payment.get("may_require_payment"):
+                paid += 1
+                assert published["x-payment"]["may_need_approval"] is True
+                assert published["x-payment"]["spend_scope"] == "payments:spend"
+                assert "Idempotency-Key" in headers
+                held = published["responses"]["202"]
+                assert "Location" in held["headers"]
+                assert held["content"]["application/json"]["schema"]["$ref"].endswith(
+                    "/ApprovalHeld")
+                assert "payment-refused" in published["responses"]["402"]["description"]
+            else:
+                assert "202" not in published["responses"], op.operation_id
+                assert "Idempotency-Key" not in headers
+            assert published.get("x-payment", {}).get("refunds", False) == \
+                op.payment.get("refunds", False)
+    assert paid >= 1  # rides book_trip
