@@ -1,6 +1,7 @@
 # agentgate: one set of commands for people and CI (.ci/run calls these targets).
 #
 #   make run     serve the whole system on http://127.0.0.1:8000 (SQLite, demo data)
+#   make demo    an agent acting for alice, start to end, narrated (in-process, throwaway DB)
 #   make test    the test suite
 #   make lint    ruff and mypy
 #   make bench   direct call vs the same call through the gateway (writes benchmarks/results.md)
@@ -25,10 +26,10 @@ PYTEST_ARGS ?=
 # Our own Python files outside the packages pyproject's [tool.mypy] lists.
 MYPY_EXTRA := benchmarks examples tests/support/processes.py
 
-.PHONY: help install run test lint bench clean
+.PHONY: help install run demo test lint bench clean
 
 help:
-	@echo "make run | test | lint | bench | install | clean"
+	@echo "make run | demo | test | lint | bench | install | clean"
 
 # The bootstrap venv: a pinned uv, independent of whatever the machine has.
 $(UV):
@@ -44,6 +45,9 @@ install: $(SYNCED)
 
 run: install
 	$(BIN)/agentgate serve --host $(HOST) --port $(PORT)
+
+demo: install
+	$(BIN)/agentgate demo
 
 # pytest exits 5 when it collected no test: that fails here too, with a clear word.
 test: install

@@ -1,4 +1,4 @@
-"""``agentgate serve | migrate | seed | rotate-keys | activity verify``."""
+"""``agentgate serve | migrate | seed | demo | rotate-keys | activity verify``."""
 
 from __future__ import annotations
 
@@ -89,6 +89,8 @@ def main(argv: list[str] | None = None) -> int:
     serve_cmd.add_argument("--port", type=int, default=8000)
     commands.add_parser("migrate", help="upgrade the database to the newest schema")
     commands.add_parser("seed", help="load the demo data into an empty database")
+    commands.add_parser("demo", help="run the agent story in-process on a throwaway database, "
+                        "narrated; exit 1 if any step misbehaves")
     rotate_cmd = commands.add_parser(
         "rotate-keys", help="make new signing keys current; the old ones stay published "
         "for the overlap, so tokens in flight keep verifying")
@@ -108,6 +110,17 @@ def main(argv: list[str] | None = None) -> int:
     elif args.command == "seed":
         migrate(settings)
         print("demo data loaded" if seed(settings) else "database already has people; unchanged")
+    elif args.command == "demo":
+        try:
+            from gateway.demo import run as run_demo
+        except ModuleNotFoundError as missing:
+            if missing.name not in ("examples", "examples.agent"):
+                raise
+            print("agentgate demo runs the tutorial agent in examples/agent/, which is not "
+                  "installed with the package: run it from a clone of the repository "
+                  "(make demo).", file=sys.stderr)
+            return 2
+        return run_demo()
     elif args.command == "rotate-keys":
         migrate(settings)
         purposes = ["access", "txn"] if args.purpose == "all" else [args.purpose]

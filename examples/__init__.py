@@ -1,0 +1,1 @@
+"""Examples of agentgate's clients; ``examples.agent`` is the tutorial agent (README.md)."""
