@@ -262,7 +262,7 @@ def agent_token(system: System, cookie: str, scope: str = "chat:read") -> str:
     RFC 8707 resource), and it redeems the code: the token the gateway then checks
     on every call of the agent-token row.
     """
-    from tests.support.oauth import pkce_pair
+    from tests.support.oauth import pkce_pair, ticked_scopes
     from tests.support.web import form_csrf
 
     redirect_uri = "http://127.0.0.1:9/callback"
@@ -281,7 +281,7 @@ def agent_token(system: System, cookie: str, scope: str = "chat:read") -> str:
             raise SystemExit(f"consent page answered {page.status_code}: {page.text[:500]}")
         decision = http.post("/oauth/authorize", data={
             "csrf_token": form_csrf(page.text), "request": html.unescape(field.group(1)),
-            "decision": "approve"})
+            "scope": ticked_scopes(page.text), "decision": "approve"})
         location = urlsplit(decision.headers.get("location", ""))
         code = parse_qs(location.query).get("code", [""])[0]
         http.cookies.clear()

@@ -1,30 +1,41 @@
 """The consent page: a person decides what an agent may do for them (RFC 6749 section 4.1.1).
 
 GET shows the agent (its name, who publishes it, where its client id is hosted),
-each requested scope in plain words, for scopes a constraint applies to (chat
-channels) checkboxes to narrow it, and a spending mandate (RFC 9396
-``authorization_details``) in plain words in its own section. POST is the person's
-decision: people-only (a web session, never a token) and CSRF-checked. Approving
-records a gw_grants row and sends the agent its code; denying sends
-``error=access_denied``. Both redirects carry ``state`` and ``iss`` (RFC 9207).
+each requested scope in plain words as a checkbox, ticked, for scopes a constraint
+applies to (chat channels) checkboxes to narrow it, and a spending mandate (RFC
+9396 ``authorization_details``) in plain words in its own section. POST is the
+person's decision: people-only (a web session, never a token) and CSRF-checked.
+Approving records a gw_grants row with the ticked scopes and sends the agent its
+code; denying, or approving with nothing ticked, sends ``error=access_denied``.
+Both redirects carry ``state`` and ``iss`` (RFC 9207).
+
+The person may grant less than asked (RFC 6749 section 3.3), and often should:
+MCP clients ask for every scope the resource lists in ``scopes_supported``. The
+token response then names the narrower scope (section 5.1). Without
+``payments:spend`` the grant keeps no mandate.
 
 The authorization request travels through the form unchanged (``request``) and is
-validated again on POST: nothing the page showed is trusted back.
+validated again on POST: nothing the page showed is trusted back. The scopes it
+asks for bound what a ticked ``scope`` value can grant, so a forged form can
+narrow the grant but never widen it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, urlencode
 
 from authlib.oauth2.rfc6749 import OAuth2Error
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
+from starlette.datastructures import FormData
 
 from gateway.auth import check_csrf
 from gateway.db import SessionDep
 from gateway.identity.auth import PersonSession
 from gateway.identity.models import Grant, User
+from gateway.oauth.authorization_details import granted_details
 from gateway.oauth.server import GatewayAuthorizationServer, OAuthRequest
 from gateway.payments.mandates import mandate_of
 from gateway.policy.scopes import scope_descriptions
@@ -80,8 +91,24 @@ async def _agent_card(db: SessionDep, oauth_request: OAuthRequest,
                      client_id=agent.client_id)
 
 
+def described_scopes(request: Request, scopes: Iterable[str]) -> list[tuple[str, str]]:
+    """Each scope with the plain words a person reads for it (the scope itself if none)."""
+    descriptions = scope_descriptions(request.app.state.services)
+    return [(scope, descriptions.get(scope, scope)) for scope in scopes]
+
+
+def chosen_scopes(form: FormData, asked: Iterable[str]) -> list[str]:
+    """The scopes the person ticked (``scope`` values), in asked order, never one not asked.
+
+    ``asked`` comes from the server (the request validated again, or the stored
+    device authorization), never from the page, so a forged value is ignored.
+    """
+    ticked = {value for value in form.getlist("scope") if isinstance(value, str)}
+    return [scope for scope in dict.fromkeys(asked) if scope in ticked]
+
+
 async def constraint_fields(request: Request, principal: Principal,
-                  scopes: set[str]) -> list[ConstraintField]:
+                            scopes: set[str]) -> list[ConstraintField]:
     """A constraint field for each declared constraint the requested scopes fall under."""
     client = PageClient(request, principal)
     keys = {key for key, (_, kind, _) in declared_kinds(client).items()
@@ -99,10 +126,9 @@ async def consent_page(request: Request, db: SessionDep, principal: PersonSessio
     if isinstance(grant, Response):
         return grant
     scopes = (oauth_request.scope or "").split()
-    descriptions = scope_descriptions(request.app.state.services)
     return render(request, principal, "agents", "oauth/consent.html", {
         "agent": await _agent_card(db, oauth_request, principal),
-        "scopes": [(s, descriptions.get(s, s)) for s in scopes],
+        "scopes": described_scopes(request, scopes),
         "fields": await constraint_fields(request, principal, set(scopes)),
         "request_query": urlencode(items),
         "resource": oauth_request.resource,
@@ -112,7 +138,7 @@ async def consent_page(request: Request, db: SessionDep, principal: PersonSessio
 
 @router.post("/oauth/authorize")
 async def decide(request: Request, db: SessionDep, principal: PersonSession) -> Response:
-    """Record the person's decision and send the agent back with a code or access_denied."""
+    """Grant the ticked scopes and send the agent its code, or send it access_denied."""
     form = await request.form()
     check_csrf(request, principal, str(form.get("csrf_token", "")))
     items = parse_qsl(str(form.get("request", "")), keep_blank_values=True)
@@ -120,15 +146,19 @@ async def decide(request: Request, db: SessionDep, principal: PersonSession) -> 
     if isinstance(grant, Response):
         return grant
     server: GatewayAuthorizationServer = request.app.state.oauth
+    chosen = chosen_scopes(form, (oauth_request.scope or "").split())
     user = None
-    if form.get("decision") == "approve":
+    # Nothing ticked grants nothing: the same answer as Deny.
+    if form.get("decision") == "approve" and chosen:
         user = principal.user_id
         record = Grant(user_id=principal.user_id, agent_id=oauth_request.client.agent.id,
-                       scope=oauth_request.scope or "",
+                       scope=" ".join(chosen),
                        constraints=proposed_constraints(form, {}),
                        resources=[oauth_request.resource],
-                       # Validated again just now (_validated), never read from the page.
-                       authorization_details=oauth_request.authorization_details)
+                       # Validated again just now (_validated), never read from the page;
+                       # kept only if payments:spend is among the chosen scopes.
+                       authorization_details=granted_details(
+                           oauth_request.authorization_details, chosen))
         db.add(record)
         await db.flush()
         oauth_request.grant_row_id = record.id

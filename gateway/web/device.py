@@ -27,10 +27,10 @@ from gateway.db import SessionDep
 from gateway.identity.auth import PersonSession
 from gateway.identity.models import Agent, Grant
 from gateway.oauth import device
-from gateway.oauth.consent import constraint_fields
+from gateway.oauth.authorization_details import granted_details
+from gateway.oauth.consent import chosen_scopes, constraint_fields, described_scopes
 from gateway.oauth.models import DeviceCode
 from gateway.payments.mandates import InvalidMandate, mandate_of, parse_authorization_details
-from gateway.policy.scopes import SPEND_SCOPE, scope_descriptions
 from gateway.principal import Principal
 from gateway.web.agents import proposed_constraints
 from gateway.web.pages import render
@@ -49,11 +49,10 @@ def _form(request: Request, principal: Principal, *, user_code: str = "",
 
 async def _consent(request: Request, principal: Principal, record: DeviceCode,
                    agent: Agent) -> HTMLResponse:
-    scopes = scope_descriptions(request.app.state.services)
     host = urlsplit(agent.client_id).hostname if agent.client_id.startswith("https://") else None
     return render(request, principal, "agents", "oauth/device_consent.html", {
         "record": record, "agent": agent, "host": host,
-        "scopes": [(s, scopes.get(s, s)) for s in record.scope.split()],
+        "scopes": described_scopes(request, record.scope.split()),
         "fields": await constraint_fields(request, principal, set(record.scope.split())),
         "mandate": mandate_of(record.authorization_details),
     })
@@ -62,15 +61,14 @@ async def _consent(request: Request, principal: Principal, record: DeviceCode,
 def _granted_details(request: Request, record: DeviceCode,
                      chosen: list[str]) -> list[dict[str, Any]]:
     """The mandate asked for, validated again; none if the person unticked payments:spend."""
-    if SPEND_SCOPE not in chosen or not record.authorization_details:
-        return []
     try:
-        return parse_authorization_details(
+        details = parse_authorization_details(
             json.dumps(record.authorization_details),
             known_services=request.app.state.services.services.keys())
     except InvalidMandate:
         # A service it names is gone since it asked: grant no mandate rather than a wrong one.
         return []
+    return granted_details(details, chosen)
 
 
 @router.get("")
@@ -95,8 +93,7 @@ async def decide(request: Request, principal: PersonSession, db: SessionDep) -> 
     if found is None:
         return _form(request, principal, user_code=user_code, error=NOT_FOUND, status_code=404)
     record, agent = found
-    asked = record.scope.split()
-    chosen = [s for s in asked if s in {str(v) for v in form.getlist("scope")}]
+    chosen = chosen_scopes(form, record.scope.split())
     if form.get("decision") != "approve":
         await device.decide(db, record, principal.user_id, grant_id=None)
         return render(request, principal, "agents", "oauth/device_done.html",

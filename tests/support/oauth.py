@@ -17,6 +17,7 @@ from tests.support.web import form_csrf
 ISSUER = "http://127.0.0.1:8000"
 API = f"{ISSUER}/api"
 _REQUEST_FIELD = re.compile(r'name="request" value="([^"]*)"')
+_TICKED_SCOPE = re.compile(r'name="scope" value="([^"]*)" checked')
 
 
 def pkce_pair() -> tuple[str, str]:
@@ -24,6 +25,11 @@ def pkce_pair() -> tuple[str, str]:
     verifier = secrets.token_urlsafe(48)
     challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest())
     return verifier, challenge.rstrip(b"=").decode()
+
+
+def ticked_scopes(page: str) -> list[str]:
+    """The scopes a consent page ticks: what a person who changes nothing grants."""
+    return [html.unescape(scope) for scope in _TICKED_SCOPE.findall(page)]
 
 
 @dataclass
@@ -61,13 +67,18 @@ class Authorization:
 
 async def decide(client: httpx.AsyncClient, auth: Authorization, decision: str = "approve",
                  extra: dict[str, str | list[str]] | None = None) -> httpx.Response:
-    """Open the consent page as the signed-in person and approve (or deny) it."""
+    """Open the consent page as the signed-in person and approve (or deny) it.
+
+    The form is sent as a browser would, every scope still ticked, unless ``extra``
+    replaces fields (``{"scope": ["chat:read"]}``: the person unticked the rest).
+    """
     page = await client.get(f"/oauth/authorize?{auth.query()}")
     assert page.status_code == 200, page.text
     match = _REQUEST_FIELD.search(page.text)
     assert match, "the consent page carries the request"
     data: dict[str, str | list[str]] = {"csrf_token": form_csrf(page.text),
                                         "request": html.unescape(match.group(1)),
+                                        "scope": ticked_scopes(page.text),
                                         "decision": decision, **(extra or {})}
     return await client.post("/oauth/authorize", data=data)
 

@@ -132,11 +132,15 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):  # type: ignore[mis
 
 async def _store_code(db: AsyncSession, code: str, request: OAuthRequest) -> None:
     assert request.grant_row_id is not None, "the consent step records the grant first"
+    # The code carries what the person granted, which may be less than the request
+    # asked for (they can untick scopes on the consent page): the grant's scope.
+    grant = await db.get(Grant, request.grant_row_id)
+    assert grant is not None
     data = request.payload.data
     db.add(AuthorizationCode(
         code_hash=digest(code), agent_id=request.client.agent.id, user_id=request.user,
-        grant_id=request.grant_row_id, redirect_uri=request.payload.redirect_uri or "",
-        scope=request.scope or "", resource=request.resource or "",
+        grant_id=grant.id, redirect_uri=request.payload.redirect_uri or "",
+        scope=grant.scope, resource=request.resource or "",
         code_challenge=data["code_challenge"], code_challenge_method="S256",
         expires_at=utcnow() + CODE_LIFETIME))
     await db.flush()

@@ -118,6 +118,19 @@ async def test_an_approved_mandate_is_kept_on_the_grant_and_said_with_every_toke
         assert answer.json()["authorization_details"] == [MANDATE]
 
 
+async def test_unticking_spending_on_consent_grants_no_mandate(
+    client: httpx.AsyncClient, agent: Agent
+) -> None:
+    auth = _asking(agent)
+
+    code = await approve(client, auth, extra={"scope": ["rides:read"]})
+    tokens = (await redeem(client, auth, code)).json()
+
+    assert tokens["scope"] == "rides:read"
+    assert "authorization_details" not in tokens
+    assert (await _grant_of(client, agent)).authorization_details == []
+
+
 async def test_a_token_narrowed_to_no_spending_carries_no_mandate(
     client: httpx.AsyncClient, agent: Agent
 ) -> None:

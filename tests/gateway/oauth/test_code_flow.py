@@ -22,6 +22,7 @@ from tests.support.oauth import (
     redeem,
     redirect_params,
     refresh,
+    ticked_scopes,
 )
 from tests.support.web import sign_in
 
@@ -60,6 +61,11 @@ async def _reads(client: httpx.AsyncClient, token: str) -> int:
     return response.status_code
 
 
+async def _grants(client: httpx.AsyncClient, agent: Agent) -> list[Grant]:
+    async with _app(client).state.sessionmaker() as db:
+        return list(await db.scalars(select(Grant).where(Grant.agent_id == agent.id)))
+
+
 async def test_code_flow_then_the_agent_reads_chat(client: httpx.AsyncClient,
                                                    agent: Agent) -> None:
     tokens = await _tokens(client, Authorization(agent.client_id, REDIRECT))
@@ -82,7 +88,83 @@ async def test_consent_page_shows_the_agent_and_scopes_in_plain_words(
     assert "Example Labs" in page.text
     assert "<code>chat:read</code>" in page.text
     assert "<code>rides:read</code>" in page.text
+    assert ticked_scopes(page.text) == ["chat:read", "rides:read"]
     assert 'data-constraint="chat:channels"' in page.text
+
+
+async def test_the_person_grants_only_the_scopes_they_tick(client: httpx.AsyncClient,
+                                                           agent: Agent) -> None:
+    auth = Authorization(agent.client_id, REDIRECT, scope="chat:read chat:write rides:read")
+
+    tokens = (await redeem(client, auth, await approve(client, auth, extra={
+        "scope": ["chat:read", "rides:read"]}))).json()
+
+    # RFC 6749 section 5.1: the token response names the scope granted, narrower than asked.
+    assert tokens["scope"] == "chat:read rides:read"
+    assert [grant.scope for grant in await _grants(client, agent)] == ["chat:read rides:read"]
+    assert await _reads(client, tokens["access_token"]) == 200
+    widened = await refresh(client, agent.client_id, tokens["refresh_token"],
+                            scope="chat:read chat:write")
+    assert widened.json()["error"] == "invalid_scope"
+
+
+async def test_a_ticked_scope_the_request_did_not_ask_for_is_not_granted(
+        client: httpx.AsyncClient, agent: Agent) -> None:
+    """A forged form can't widen: the scopes asked for, validated again, bound the grant."""
+    auth = Authorization(agent.client_id, REDIRECT, scope="chat:read")
+
+    tokens = (await redeem(client, auth, await approve(client, auth, extra={
+        "scope": ["chat:read", "chat:write", "rides:read"]}))).json()
+
+    assert tokens["scope"] == "chat:read"
+    assert [grant.scope for grant in await _grants(client, agent)] == ["chat:read"]
+
+
+@pytest.mark.parametrize("ticked", [
+    [],                                              # every box unticked
+    ["", "chat:read chat:write", "CHAT:READ", "rides:book"],  # nothing it asked for
+])
+async def test_approving_with_no_asked_scope_ticked_is_the_same_as_deny(
+        client: httpx.AsyncClient, agent: Agent, ticked: list[str]) -> None:
+    auth = Authorization(agent.client_id, REDIRECT, scope="chat:read rides:read")
+
+    params = redirect_params(await decide(client, auth, "approve", extra={"scope": ticked}))
+
+    assert params["error"] == "access_denied"
+    assert params["state"] == "st-123"
+    assert params["iss"] == ISSUER
+    assert "code" not in params
+    assert await _grants(client, agent) == []
+
+
+@pytest.mark.parametrize("csrf_token", ["", "forged"])
+async def test_a_decision_without_this_sessions_csrf_token_is_refused(
+        client: httpx.AsyncClient, agent: Agent, csrf_token: str) -> None:
+    auth = Authorization(agent.client_id, REDIRECT)
+
+    response = await decide(client, auth, "approve", extra={"csrf_token": csrf_token})
+
+    assert response.status_code == 403
+    assert "location" not in response.headers
+    assert await _grants(client, agent) == []
+
+
+@pytest.mark.parametrize("request_field", [
+    "",                                        # no authorization request at all
+    "%%%&&==&",                                # not a query string
+    "client_id=\x00",                          # a NUL in the form
+    "response_type=code&client_id=https%3A%2F%2Fnobody.example%2Fclient.json",
+])
+async def test_a_malformed_authorization_request_in_the_form_is_a_problem(
+        client: httpx.AsyncClient, agent: Agent, request_field: str) -> None:
+    """Told to the person, never redirected to an agent, nothing granted, never a 500."""
+    auth = Authorization(agent.client_id, REDIRECT)
+
+    response = await decide(client, auth, "approve", extra={"request": request_field})
+
+    assert 400 <= response.status_code < 500
+    assert "location" not in response.headers
+    assert await _grants(client, agent) == []
 
 
 async def test_the_person_narrows_channels_on_consent(client: httpx.AsyncClient,
