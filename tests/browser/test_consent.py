@@ -1,7 +1,8 @@
 """An agent connects, reads and is cut off, with alice deciding in a real browser.
 
 The agent is this test's own HTTP client: it registers (RFC 7591), sends alice's
-browser to the consent page with PKCE, receives the code on its loopback redirect
+browser to the consent page with PKCE, asking to read and to write; alice unticks
+writing and keeps one channel. It receives the code on its loopback redirect
 (intercepted by Playwright, as a native agent's local listener would), redeems it
 and reads her chat with the token. Alice then revokes it on Connected agents, and
 its next call is refused.
@@ -27,13 +28,14 @@ if TYPE_CHECKING:
 
 AGENT_NAME = "Inbox Summarizer"
 READ_CHAT = "Read your channels, messages and threads"
+WRITE_CHAT = "Post messages and create or join channels as you"
 
 
 def register_native_agent(server: str, redirect_uri: str) -> str:
     response = httpx.post(f"{server}/oauth/register", json={
         "client_name": AGENT_NAME, "redirect_uris": [redirect_uri],
         "grant_types": ["authorization_code", "refresh_token"],
-        "token_endpoint_auth_method": "none", "scope": "chat:read"})
+        "token_endpoint_auth_method": "none", "scope": "chat:read chat:write"})
     assert response.status_code == 201, response.text
     client_id: str = response.json()["client_id"]
     return client_id
@@ -50,7 +52,7 @@ def test_alice_connects_an_agent_it_reads_she_revokes_it_is_refused(
         hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
     query = urlencode({
         "response_type": "code", "client_id": client_id, "redirect_uri": redirect_uri,
-        "scope": "chat:read", "state": "s-1", "code_challenge": challenge,
+        "scope": "chat:read chat:write", "state": "s-1", "code_challenge": challenge,
         "code_challenge_method": "S256", "resource": f"{server}/api"})
 
     # The agent's loopback listener: Playwright answers for it and keeps the URL.
@@ -65,9 +67,12 @@ def test_alice_connects_an_agent_it_reads_she_revokes_it_is_refused(
     login(page, "alice")
     page.goto(f"/oauth/authorize?{query}")
     expect(page.get_by_role("heading", name=f"Allow {AGENT_NAME} to act for you?")).to_be_visible()
-    expect(page.get_by_test_id("consent-scopes")).to_contain_text(READ_CHAT)
+    scopes = page.get_by_test_id("consent-scopes")
+    expect(scopes).to_contain_text(READ_CHAT)
+    expect(scopes.get_by_label(WRITE_CHAT)).to_be_checked()
+    # Alice lets it read, not write, and see #design only.
+    scopes.get_by_label(WRITE_CHAT).uncheck()
     screenshot(page, "consent")
-    # Alice lets it see #design only.
     page.get_by_label("Every one, including ones added later").uncheck()
     for other in ("general", "leadership", "random", "Bob Chen", "Carol Diaz"):
         page.get_by_label(other, exact=True).uncheck()
@@ -81,6 +86,7 @@ def test_alice_connects_an_agent_it_reads_she_revokes_it_is_refused(
         "grant_type": "authorization_code", "code": params["code"],
         "redirect_uri": redirect_uri, "client_id": client_id, "code_verifier": verifier})
     assert token.status_code == 200, token.text
+    assert token.json()["scope"] == "chat:read"
     bearer = {"Authorization": f"Bearer {token.json()['access_token']}"}
 
     read = httpx.get(f"{server}/api/chat/channels", headers=bearer)
@@ -90,6 +96,7 @@ def test_alice_connects_an_agent_it_reads_she_revokes_it_is_refused(
     page.goto("/agents")
     card = page.locator("article.grant", has=page.get_by_role("heading", name=AGENT_NAME))
     expect(card).to_contain_text(READ_CHAT)
+    expect(card).not_to_contain_text(WRITE_CHAT)
     expect(card).to_contain_text("Only these channels")
     card.get_by_text("Revoke…").first.click()
     card.get_by_role("button", name="Yes, revoke").first.click()
