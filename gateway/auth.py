@@ -191,19 +191,34 @@ async def _note_use(writes: async_sessionmaker[AsyncSession], now: dt.datetime,
                                   .values(last_used_at=now))
 
 
+async def bearer_principal(request: Request, db: AsyncSession) -> Principal:
+    """The caller named by the request's bearer token, or a 401 challenge.
+
+    The token must be for the resource the request's path belongs to
+    (gateway/oauth/resources.py): a token for ``/api`` is refused at ``/mcp`` and the
+    other way round (RFC 8707 audience). No cookie is looked at, so a bearer-only
+    resource (the MCP endpoint) calls this directly.
+    """
+    token = _bearer_token(request)
+    if token is None:
+        raise Problem(401, "unauthorized", "Send a bearer token.",
+                      headers=www_authenticate(request))
+    with stage("auth"):
+        principal = await _token_principal(request, db, token)
+        # End authentication's transaction now: its connection goes back to the pool
+        # and no lock is held while the call runs (which may need connections of its
+        # own: the ledger's, a service's, the activity writer's).
+        await db.commit()
+    return principal
+
+
 async def optional_principal(request: Request, db: SessionDep) -> Principal | None:
     """The caller, or None. Also enforces CSRF on unsafe cookie-authenticated calls."""
     cached: Principal | None = getattr(request.state, "principal", None)
     if cached is not None:
         return cached
-    token = _bearer_token(request)
-    if token is not None:
-        with stage("auth"):
-            principal = await _token_principal(request, db, token)
-            # End authentication's transaction now: its connection goes back to the pool
-            # and no lock is held while the call runs (which may need connections of its
-            # own: the ledger's, a service's, the activity writer's).
-            await db.commit()
+    if _bearer_token(request) is not None:
+        principal = await bearer_principal(request, db)
         request.state.principal = principal
         return principal
     cookie = request.cookies.get(SESSION_COOKIE)

@@ -23,7 +23,9 @@ class Principal:
     username: str
     display_name: str
     scopes: frozenset[str]
-    via: Literal["session", "token"]
+    # How the call arrived: the web client, a bearer token on the REST API, or a
+    # bearer token on the MCP endpoint (the activity log says "over MCP").
+    via: Literal["session", "token", "mcp"]
     actors: tuple[Actor, ...] = ()
     constraints: dict[str, list[str]] = field(default_factory=dict)
     csrf_token: str | None = None

@@ -47,11 +47,15 @@ class AgentChoice:
 
 
 def who(entry: ActivityEntry) -> str:
-    """Who acted, from the person's side: "You", "Trip Planner for you", "A via B for you"."""
+    """Who acted, from the person's side: "You", "Trip Planner for you", "A via B for you".
+
+    A call that came in through the MCP endpoint says so: "Trip Planner for you (over MCP)".
+    """
+    over = " (over MCP)" if entry.via == "mcp" else ""
     if not entry.actors:
-        return "You, with an API token" if entry.via == "token" else "You"
+        return ("You, with an API token" if entry.via in ("token", "mcp") else "You") + over
     names = [str(a.get("name") or "An agent") for a in entry.actors]
-    return " via ".join(names) + " for you"
+    return " via ".join(names) + " for you" + over
 
 
 def outcome(entry: ActivityEntry) -> tuple[str, bool]:

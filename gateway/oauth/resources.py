@@ -3,13 +3,13 @@
 A token's ``aud`` is one of these; a token for one never works on another. Each
 resource has its own RFC 9728 metadata document at
 ``/.well-known/oauth-protected-resource/<name>``. Add an entry here to serve a new
-resource (the MCP endpoint will be ``mcp``).
+resource: the REST API is ``api``, the MCP endpoint (gateway/mcp) is ``mcp``.
 """
 
 from __future__ import annotations
 
 # Resource name -> the URL path prefix its calls arrive on.
-RESOURCE_PATHS: dict[str, str] = {"api": "/api"}
+RESOURCE_PATHS: dict[str, str] = {"api": "/api", "mcp": "/mcp"}
 
 DEFAULT_RESOURCE = "api"
 
