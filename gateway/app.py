@@ -17,6 +17,7 @@ from gateway.config import Settings
 from gateway.identity import router as identity
 from gateway.identity.throttle import LoginThrottle
 from gateway.limits import BodyLimitMiddleware
+from gateway.mcp import GatewayMcp
 from gateway.oauth import consent
 from gateway.oauth import endpoints as oauth_endpoints
 from gateway.oauth import registration as oauth_registration
@@ -74,6 +75,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     payments = Payments.build(settings, make_sessionmaker(payments_engine),
                               writer=make_sessionmaker(payments_engine, writes=True))
     limiter = limiter_from_settings(settings)
+    mcp = GatewayMcp()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -92,7 +94,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             payments.sessionmaker, payments.processor, payments.refunds,
             every=settings.reconcile_seconds, idempotency=payments.idempotency,
             approvals=payments.approvals, beat=app.state.reconciled))
-        yield
+        # The MCP SDK's session manager (stateless: it only runs each request's task).
+        async with mcp.run():
+            yield
         # Stop the background tasks and wait until they have: one cancelled in the
         # middle of a transaction still has to roll back on its connection, which must
         # happen before the engines below are disposed (or shutdown hangs on it).
@@ -150,6 +154,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(proxy.router)
     app.include_router(payments_router.router)
     app.include_router(web.router)
+    app.router.routes.append(mcp.route())
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.add_middleware(RejectNulMiddleware)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
