@@ -7,7 +7,6 @@ A token for the MCP endpoint is an ordinary access token whose audience is the
 from __future__ import annotations
 
 import itertools
-import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,7 +18,10 @@ from fastapi import FastAPI
 from gateway.oauth.resources import resource_url
 from seeds.chat import channel_id
 from seeds.people import PEOPLE
+from tests.gateway.payments.conftest import AgentCaller, mandated, quote
 from tests.support.agents import bearer, make_agent, make_grant, mint_access_token
+
+__all__ = ["mandated", "quote"]  # the payment tests' fixtures, reused here
 
 ALICE = PEOPLE["alice"].id
 DESIGN = str(channel_id("design"))
@@ -83,12 +85,6 @@ class McpClient:
 McpFor = Callable[..., Awaitable[McpClient]]
 
 
-@dataclass(frozen=True)
-class AgentGrant:
-    grant_id: uuid.UUID
-    agent_id: uuid.UUID
-
-
 @pytest.fixture
 def mcp_agent(client: httpx.AsyncClient) -> McpFor:
     """An MCP client for a new agent of alice's holding ``scope`` (an MCP-audience token)."""
@@ -103,6 +99,29 @@ def mcp_agent(client: httpx.AsyncClient) -> McpFor:
     return make
 
 
+async def over_mcp(client: httpx.AsyncClient, agent: AgentCaller) -> McpClient:
+    """An MCP client for an agent made by the payment tests' ``mandated`` fixture."""
+    return McpClient(client, bearer(await mcp_token(app_of(client), agent.grant_id)))
+
+
 def structured(result: dict[str, Any]) -> dict[str, Any]:
     content: dict[str, Any] = result["structuredContent"]
     return content
+
+
+@pytest.fixture
+async def alice_rest(client: httpx.AsyncClient) -> dict[str, str]:
+    """alice's own API token for the REST API: to look at her state the way she would."""
+    app = app_of(client)
+    async with app.state.write_sessionmaker() as db:
+        grant = await make_grant(db, ALICE, None, scope=EVERY_SCOPE, label="mcp tests")
+        await db.commit()
+    return bearer(await mint_access_token(app, grant))
+
+
+async def design_counts(client: httpx.AsyncClient, alice_rest: dict[str, str]) -> tuple[int, int]:
+    """alice's unread and mention counts in #design, looked at without changing them."""
+    channels = (await client.get("/api/chat/channels",
+                                 headers=alice_rest | {"Prefer": "peek"})).json()["items"]
+    [design] = [c for c in channels if c["id"] == DESIGN]
+    return design["unread_count"], design["mention_count"]
