@@ -89,9 +89,11 @@ async def test_a_description_says_the_effects_and_the_route(mcp_agent: McpFor) -
     read = tools["chat_list_messages"]["description"]
     book = tools["rides_book_trip"]["description"]
 
-    assert "peek" in read and "chat:mark_read" in read
+    assert "peek" in read
+    assert "chat:mark_read" in read
     assert "GET /api/chat/channels/{channel_id}/messages" in read
-    assert "idempotency_key" in book and "gateway_get_approval" in book
+    assert "idempotency_key" in book
+    assert "gateway_get_approval" in book
 
 
 async def test_initialize_names_the_server_and_offers_tools(mcp_agent: McpFor) -> None:
