@@ -36,6 +36,7 @@ async def test_the_catalog_is_a_linkset_with_the_api_catalog_profile(
         f'application/linkset+json; profile="{PROFILE}"'
     assert response.headers["link"] == f'<{issuer}{CATALOG}>; rel="api-catalog"'
     anchors = {entry["anchor"]: entry for entry in response.json()["linkset"]}
+    mcp = anchors.pop(f"{issuer}/mcp")
     assert set(anchors) == {f"{issuer}/api/{name}"
                             for name in gateway_app.state.services.services}
     for entry in anchors.values():
@@ -44,6 +45,9 @@ async def test_the_catalog_is_a_linkset_with_the_api_catalog_profile(
             assert all(link["href"].startswith(issuer) for link in entry[relation])
         assert entry["service-meta"][0]["href"] == \
             f"{issuer}/.well-known/oauth-protected-resource/api"
+    # The MCP endpoint: a resource of its own, described by its tools, not by OpenAPI.
+    assert "service-desc" not in mcp
+    assert mcp["service-meta"][0]["href"] == f"{issuer}/.well-known/oauth-protected-resource/mcp"
 
 
 async def test_head_answers_the_link_header_without_a_body(
@@ -65,7 +69,7 @@ async def test_every_link_in_the_catalog_resolves(
     issuer = _issuer(gateway_app)
     linkset: list[dict[str, Any]] = (await client.get(CATALOG)).json()["linkset"]
     links = {link["href"]: link["type"] for entry in linkset for relation in RELATIONS
-             for link in entry[relation]}
+             for link in entry.get(relation, [])}
 
     for href, media_type in links.items():
         response = await client.get(_path(issuer, href))
@@ -77,10 +81,9 @@ async def test_every_link_in_the_catalog_resolves(
 
 
 async def test_a_second_protected_resource_gets_its_own_entry(
-        client: httpx.AsyncClient, gateway_app: FastAPI,
-        monkeypatch: pytest.MonkeyPatch) -> None:
+        client: httpx.AsyncClient, gateway_app: FastAPI) -> None:
     """The MCP endpoint registers itself as resource "mcp": the catalog follows."""
-    monkeypatch.setitem(RESOURCE_PATHS, "mcp", "/mcp")
+    assert RESOURCE_PATHS["mcp"] == "/mcp"
     issuer = _issuer(gateway_app)
 
     linkset = (await client.get(CATALOG)).json()["linkset"]
@@ -96,7 +99,8 @@ def test_anchors_and_links_follow_the_issuer() -> None:
     doc = api_catalog("https://gateway.example", ["rides", "chat"])
 
     assert [e["anchor"] for e in doc["linkset"]] == ["https://gateway.example/api/chat",
-                                                     "https://gateway.example/api/rides"]
+                                                     "https://gateway.example/api/rides",
+                                                     "https://gateway.example/mcp"]
     assert doc["linkset"][0]["service-desc"][0]["href"] == \
         "https://gateway.example/openapi.json"
 

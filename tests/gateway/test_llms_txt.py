@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 
 import httpx
-import pytest
 from fastapi import FastAPI
 
 from gateway.oauth.resources import RESOURCE_PATHS
@@ -107,10 +106,8 @@ async def test_head_answers_headers_only(client: httpx.AsyncClient) -> None:
 
 
 async def test_a_second_protected_resource_is_listed_with_its_metadata(
-        client: httpx.AsyncClient, gateway_app: FastAPI,
-        monkeypatch: pytest.MonkeyPatch) -> None:
-    assert "/mcp" not in (await client.get(LLMS)).text  # not served: not promised
-    monkeypatch.setitem(RESOURCE_PATHS, "mcp", "/mcp")
+        client: httpx.AsyncClient, gateway_app: FastAPI) -> None:
+    assert RESOURCE_PATHS["mcp"] == "/mcp"  # served (gateway/mcp): so promised
     issuer = _issuer(gateway_app)
 
     text = (await client.get(LLMS)).text
