@@ -255,12 +255,14 @@ async def mint_txn_tokens(system: System, user: dict[str, Any], scopes: frozense
             for payment in payments]
 
 
-def agent_token(system: System, cookie: str, scope: str = "chat:read") -> str:
+def agent_token(system: System, cookie: str, scope: str = "chat:read", *,
+                resource: str = "api") -> str:
     """Connect an agent the way a real one does, and return its access token.
 
     It registers (RFC 7591), the person approves it on the consent page (PKCE,
-    RFC 8707 resource), and it redeems the code: the token the gateway then checks
-    on every call of the agent-token row.
+    RFC 8707 resource: ``api`` for the REST API, ``mcp`` for the MCP endpoint), and
+    it redeems the code: the token the gateway then checks on every call of the
+    agent-token and MCP rows.
     """
     from tests.support.oauth import pkce_pair, ticked_scopes
     from tests.support.web import form_csrf
@@ -273,7 +275,7 @@ def agent_token(system: System, cookie: str, scope: str = "chat:read") -> str:
         verifier, challenge = pkce_pair()
         query = {"response_type": "code", "client_id": client_id, "redirect_uri": redirect_uri,
                  "scope": scope, "state": "bench", "code_challenge": challenge,
-                 "code_challenge_method": "S256", "resource": f"{system.issuer}/api"}
+                 "code_challenge_method": "S256", "resource": f"{system.issuer}/{resource}"}
         http.cookies.set(SESSION_COOKIE, cookie)
         page = http.get("/oauth/authorize", params=query)
         field = re.search(r'name="request" value="([^"]*)"', page.text)
@@ -323,6 +325,17 @@ def scenarios(system: System, load: Load) -> list[Scenario]:
                  system.gateway + "/api/chat" + path,
                  {"Authorization": f"Bearer {agent_token(system, cookie)}"}),
     ]
+    # The same read as an MCP tool call (gateway/mcp): JSON-RPC in, the tool's input
+    # turned into the same request, the same pipeline, the answer as a tool result.
+    # Stateless: no initialize, no session id; every call stands alone.
+    mcp_call = {"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {
+        "name": "chat_list_messages",
+        "arguments": {"channel_id": channel["id"], "limit": MESSAGES_LIMIT}}}
+    rows.append(Scenario(
+        MCP_READ, system.gateway + "/mcp",
+        {"Authorization": f"Bearer {agent_token(system, cookie, resource='mcp')}",
+         "Content-Type": "application/json", "Accept": "application/json, text/event-stream"},
+        method="POST", body=json.dumps(mcp_call)))
     if system.gateway_inprocess:
         # The session cookie works on both gateways: they share the database.
         rows.append(Scenario("chat read, via gateway (chat in-process)",
@@ -330,6 +343,7 @@ def scenarios(system: System, load: Load) -> list[Scenario]:
     return rows + booking_scenarios(system, cookie, user, ttl)
 
 
+MCP_READ = "chat read, via gateway, MCP tool call, peek (chat over HTTP)"
 DIRECT_BOOKING = "paid booking, direct on rides (Txn-Token with the payment)"
 PAID_BOOKING = ("paid booking through the simulated processor "
                 "(agent, mandate, Idempotency-Key; rides over HTTP)")
@@ -410,6 +424,10 @@ def first_call(scenario: Scenario) -> None:
                                  content=scenario.body, timeout=10.0)
     if not response.is_success:
         check(response)
+    if scenario.name == MCP_READ:
+        answer = response.json()
+        if "result" not in answer or answer["result"].get("isError"):
+            raise SystemExit(f"the MCP tool call failed: {response.text[:1000]}")
 
 
 # --- the report -------------------------------------------------------------------------
@@ -519,7 +537,10 @@ def report(results: Sequence[Result], load: Load, facts: dict[str, str],
         "gateway authenticates, authorizes, mints a Txn-Token per call and forwards. Agent "
         "token: the same call with an access token an agent got through the consent page "
         "(chat:read); an agent's read is a peek (`Preference-Applied: peek`), so it never "
-        "marks anything read. The person's first read marks the channel read; every "
+        "marks anything read. MCP tool call: the same read as `tools/call` of "
+        "`chat_list_messages` on `POST /mcp` (JSON-RPC, stateless: no session), with an "
+        "agent token whose audience is the MCP endpoint; it runs the same pipeline and "
+        "comes back as a tool result. The person's first read marks the channel read; every "
         "measured call is then a read. Rate limits are on with quotas no row can reach "
         f"({UNREACHABLE_QUOTA} a minute, counted in memory): every call pays for the "
         "limits stage and none is refused.",
