@@ -22,7 +22,10 @@ def expected_hints(op: Operation) -> dict[str, bool]:
     payment = op.payment
     return {
         "readOnlyHint": op.method == "GET",
-        "destructiveHint": writes and (op.method == "DELETE" or bool(payment.get("refunds"))),
+        "destructiveHint": writes and (
+            op.method in ("PUT", "PATCH", "DELETE") or bool(payment.get("refunds"))
+            or bool({"read_position", "read_receipt", "mention_ack"}
+                    & set(op.effects["writes"]))),
         "idempotentHint": op.method in ("GET", "PUT", "DELETE"),
         "openWorldHint": bool(payment.get("may_require_payment") or payment.get("refunds")),
     }
@@ -57,6 +60,10 @@ async def test_every_tools_annotations_say_what_its_operation_declares(
     # The cases the mapping exists for, named.
     assert tools["chat_list_messages"]["annotations"]["readOnlyHint"] is True
     assert tools["rides_cancel_trip"]["annotations"]["destructiveHint"] is True
+    # Marking read overwrites what the person sees as read: never "only additive".
+    assert tools["chat_mark_channel_read"]["annotations"]["destructiveHint"] is True
+    assert tools["chat_post_message"]["annotations"]["destructiveHint"] is True
+    assert tools["rides_create_quote"]["annotations"]["destructiveHint"] is False
     assert tools["rides_book_trip"]["annotations"]["openWorldHint"] is True
     assert tools["chat_post_message"]["annotations"]["readOnlyHint"] is False
 
