@@ -135,7 +135,7 @@ async def call_operation(pipeline: Pipeline, principal: Principal, tool: Operati
         return problem_result(problem.body(), problem.headers)
     if _is_held(upstream, pipeline.issuer):
         return pending_approval(upstream.json(), upstream.headers)
-    if upstream.status >= 400:
+    if not 200 <= upstream.status < 300:  # a problem; a 1xx or 3xx has nothing to act on
         try:
             doc = upstream.json()
         except ValueError:
@@ -151,6 +151,10 @@ async def call_operation(pipeline: Pipeline, principal: Principal, tool: Operati
 async def get_approval(approvals: Approvals, principal: Principal, arguments: Mapping[str, Any],
                        *, issuer: str) -> CallToolResult:
     """``gateway_get_approval``: the approval as ``GET /approvals/{id}`` shows it."""
+    unknown = sorted(set(arguments) - {"approval_id"})
+    if unknown:
+        return invalid_arguments(APPROVAL_TOOL, [f"{name}: not an argument of this tool"
+                                                 for name in unknown])
     raw = arguments.get("approval_id")
     try:
         approval_id = uuid.UUID(str(raw))

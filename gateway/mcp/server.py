@@ -24,6 +24,7 @@ a bearer token, which a page that rebinds a name can't attach.
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -44,17 +45,18 @@ from mcp.types import (
 )
 from starlette.requests import Request
 from starlette.routing import Route
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from gateway.auth import bearer_principal
-from gateway.mcp.calls import APPROVAL_TOOL, call_operation, get_approval
-from gateway.mcp.tools import OperationTool, operation_tools
+from gateway.mcp.calls import APPROVAL_TOOL, call_operation, get_approval, problem_result
+from gateway.mcp.tools import OperationTool, loaded_tools
 from gateway.principal import Principal
-from gateway.proxy.services import Service
+from gateway.proxy.services import Service, ServiceRegistry
 from services.common.db import session_scope
 from services.common.problems import Problem
 
 MCP_PATH = "/mcp"
+RELOAD_SECONDS = 5.0  # how often tools/list retries a service that didn't answer
 SERVER_NAME = "agentgate"
 INSTRUCTIONS = (
     "Every service operation behind this gateway is a tool, named <service>_<operation>. "
@@ -90,14 +92,17 @@ class GatewayMcp:
         self.sessions = StreamableHTTPSessionManager(self.server, stateless=True,
                                                      json_response=True)
         self._tools: dict[str, OperationTool] = {}
-        self._tools_for: frozenset[str] = frozenset()
+        self._tools_for: frozenset[str] | None = None
+        self._next_load = 0.0  # when to try the services that didn't answer again
 
     def route(self) -> Route:
         """``/mcp`` as a plain route (a Mount would redirect ``/mcp`` to ``/mcp/``).
 
         The endpoint is this object, an ASGI app: the SDK answers on the raw ASGI calls.
         """
-        return Route(MCP_PATH, endpoint=self, methods=["GET", "POST", "DELETE"])
+        # No GET: stateless with JSON answers, there is no stream to open, and the
+        # spec's answer for a server without one is 405.
+        return Route(MCP_PATH, endpoint=self, methods=["POST", "DELETE"])
 
     @asynccontextmanager
     async def run(self) -> AsyncIterator[None]:
@@ -117,20 +122,43 @@ class GatewayMcp:
         # The SDK hands this request to the handlers below (ctx.request); the principal
         # rides on its state, marked so the activity log says "over MCP".
         request.state.principal = dataclasses.replace(principal, via="mcp")
-        await self.sessions.handle_request(scope, receive, send)
+        # Read the body here, not in the SDK: the gateway's body checks (size, NUL)
+        # raise their 413/422 problems while it is read, and the SDK would turn any
+        # exception into a 500.
+        try:
+            body = await request.body()
+        except Problem as problem:
+            await problem.response(instance=request.url.path)(scope, receive, send)
+            return
+        await self.sessions.handle_request(scope, _replay(body, receive), send)
 
-    async def _tools_of(self, request: Request) -> dict[str, OperationTool]:
-        """The generated tools, rebuilt only when the set of answering services changes."""
-        services = request.app.state.services
+    def _tools_of(self, services: ServiceRegistry) -> dict[str, OperationTool]:
+        """The generated tools, rebuilt only when the set of loaded services changes."""
         loaded = _loaded(services.services)
-        if loaded != self._tools_for or len(loaded) < len(services.services):
-            self._tools = await operation_tools(services)  # loads a service still missing
-            self._tools_for = _loaded(services.services)
+        if loaded != self._tools_for:
+            self._tools, self._tools_for = loaded_tools(services), loaded
         return self._tools
+
+    async def _all_tools(self, services: ServiceRegistry) -> dict[str, OperationTool]:
+        """Every tool, trying a service that didn't answer at most every few seconds."""
+        missing = len(_loaded(services.services)) < len(services.services)
+        if missing and time.monotonic() >= self._next_load:
+            self._next_load = time.monotonic() + RELOAD_SECONDS
+            await services.load_all()
+        return self._tools_of(services)
+
+    async def _tool(self, services: ServiceRegistry, name: str) -> OperationTool | None:
+        """The tool ``name``; its own service is loaded if it isn't yet (503 if it is down)."""
+        tool = self._tools_of(services).get(name)
+        service = services.services.get(name.split("_", 1)[0])
+        if tool is None and service is not None and service.openapi is None:
+            await service.ensure_loaded()  # Problem 503 while it doesn't answer
+            tool = self._tools_of(services).get(name)
+        return tool
 
     async def _list_tools(self, ctx: ServerRequestContext[Any, Any],
                           params: PaginatedRequestParams | None) -> ListToolsResult:
-        tools = await self._tools_of(_http_request(ctx))
+        tools = await self._all_tools(_http_request(ctx).app.state.services)
         return ListToolsResult(tools=[t.tool for t in tools.values()]
                                + [APPROVAL_TOOL_DEFINITION])
 
@@ -143,12 +171,29 @@ class GatewayMcp:
         if params.name == APPROVAL_TOOL:
             return await get_approval(state.payments.approvals, principal, arguments,
                                       issuer=state.settings.issuer)
-        tool = (await self._tools_of(request)).get(params.name)
+        try:
+            tool = await self._tool(state.services, params.name)
+        except Problem as problem:
+            return problem_result(problem.body(), problem.headers)
         if tool is None:
             # An unknown tool is a protocol error, not a tool error (MCP spec, "Tools").
             raise MCPError(INVALID_PARAMS, f"Unknown tool: {params.name}")
         return await call_operation(state.pipeline, principal, tool, arguments,
                                     request_id=request.state.request_id)
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """A ``receive`` that gives ``body`` (already read) once, then waits as usual."""
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay
 
 
 def _loaded(services: dict[str, Service]) -> frozenset[str]:

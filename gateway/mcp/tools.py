@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -34,8 +35,10 @@ from mcp.types import Tool
 from gateway.effects.mode import DRY_RUN, EFFECTS, PEEK
 from gateway.mcp.annotations import annotations_for
 from gateway.payments.idempotency import IDEMPOTENCY_KEY_HEADER, MAX_KEY_LENGTH
-from gateway.policy.manifest import Operation
+from gateway.policy.manifest import Operation, is_one_segment
 from gateway.proxy.services import ServiceRegistry
+
+_KEY = re.compile(f"[!-~]{{1,{MAX_KEY_LENGTH}}}")
 
 # The gateway's arguments, next to the operation's own.
 EFFECTS_ARG = "effects"
@@ -178,9 +181,8 @@ def build_tool(operation: Operation, doc: Mapping[str, Any]) -> OperationTool:
                          Draft202012Validator(input_schema))
 
 
-async def operation_tools(services: ServiceRegistry) -> dict[str, OperationTool]:
-    """Every operation of every service that answers, as tools by name."""
-    await services.load_all()
+def loaded_tools(services: ServiceRegistry) -> dict[str, OperationTool]:
+    """Every operation of the services whose OpenAPI is loaded, as tools by name."""
     tools: dict[str, OperationTool] = {}
     for service in services.services.values():
         if service.openapi is None:
@@ -200,10 +202,25 @@ class InvalidArguments(ValueError):
 
 
 def check_arguments(tool: OperationTool, arguments: Mapping[str, Any]) -> None:
-    """Validate ``arguments`` against the tool's input schema, or raise InvalidArguments."""
-    errors = sorted(tool.validator.iter_errors(dict(arguments)), key=lambda e: list(e.path))
+    """Validate ``arguments`` against the tool's input schema, or raise InvalidArguments.
+
+    Beyond the schema: a path parameter is one path segment, never a way to reach
+    another operation (``"<id>/messages"``, ``".."``), and an idempotency key is
+    printable ASCII to its last character (JSON Schema's ``$`` lets a final newline
+    through, and a header can't carry one).
+    """
+    errors = [_explain(error) for error in
+              sorted(tool.validator.iter_errors(dict(arguments)), key=lambda e: list(e.path))]
+    for name in tool.path_params:
+        value = arguments.get(name)
+        if value is not None and not is_one_segment(str(value)):
+            errors.append(f"{name}: {str(value)!r} is not a single path segment")
+    key = arguments.get(IDEMPOTENCY_KEY_ARG)
+    if isinstance(key, str) and not _KEY.fullmatch(key):
+        errors.append(f"{IDEMPOTENCY_KEY_ARG}: 1 to {MAX_KEY_LENGTH} printable ASCII "
+                      "characters, no spaces")
     if errors:
-        raise InvalidArguments([_explain(error) for error in errors])
+        raise InvalidArguments(errors)
 
 
 def _explain(error: Any) -> str:
@@ -241,7 +258,7 @@ def to_request(tool: OperationTool, arguments: Mapping[str, Any]) -> ToolRequest
     operation = tool.operation
     path = operation.path
     for name in tool.path_params:
-        # Percent-encoded: a value can't add path segments ("../x" stays one segment).
+        # One segment (check_arguments refused "/" and dot segments), percent-encoded.
         path = path.replace("{" + name + "}", quote(str(arguments[name]), safe=""))
     query = urlencode([(name, _query_value(arguments[name])) for name in tool.query_params
                        if arguments.get(name) is not None], doseq=True)

@@ -39,6 +39,16 @@ class Operation:
         return self.method in ("GET", "HEAD", "OPTIONS")
 
 
+def is_one_segment(value: str) -> bool:
+    """Whether ``value``, as the service will read it, is one ordinary path segment.
+
+    Not a dot segment (``.``, ``..``: an HTTP client collapses them) and no ``/`` or
+    ``\\``: the gateway matched an operation on one path, and the service must not
+    route the same request to another one.
+    """
+    return value not in ("", ".", "..") and "/" not in value and "\\" not in value
+
+
 def _compile(path: str) -> re.Pattern[str]:
     regex, pos = "", 0
     for match in _PARAM.finditer(path):

@@ -15,6 +15,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import unquote
 
 import httpx
 
@@ -30,7 +31,7 @@ from gateway.payments.idempotency import (
     parse_idempotency_key,
     run_idempotently,
 )
-from gateway.policy.manifest import Operation
+from gateway.policy.manifest import Operation, is_one_segment
 from gateway.principal import Principal
 from gateway.proxy.services import Service, ServiceRegistry
 from gateway.proxy.txn_token import TxnTokenMinter
@@ -239,6 +240,13 @@ class Pipeline:
         return Answer(response.status_code, kept, response.content)
 
     def _route(self, service: Service, method: str, path: str) -> Operation:
+        # The service decodes the path once more (``%2F`` becomes ``/``): each segment
+        # must still be one segment there, or the service could run another operation
+        # than the one checked here.
+        if not all(not segment or is_one_segment(unquote(segment))
+                   for segment in path.split("/")):
+            raise Problem(400, "bad-request", "A path segment is a dot segment or encodes a "
+                          "separator; the gateway does not forward it.")
         operation, path_exists = service.manifest.match(method, path)
         if operation is None:
             if path_exists:

@@ -9,6 +9,7 @@ refusal of a call is a tool error or a JSON-RPC error, never a 500.
 from __future__ import annotations
 
 import time
+from collections.abc import AsyncIterator
 
 import httpx
 import pytest
@@ -160,12 +161,58 @@ async def test_invalid_arguments_are_a_tool_error_saying_which(
     assert says in structured(result)["detail"]
 
 
-async def test_an_argument_can_not_add_path_segments(mcp_agent: McpFor) -> None:
-    result = await (await mcp_agent()).call("chat_list_messages",
-                                            {"channel_id": "../../mentions"})
+@pytest.mark.parametrize(("tool", "arguments"), [
+    # Checked as get_channel, it would run list_messages at the service.
+    ("chat_get_channel", {"channel_id": f"{DESIGN}/messages"}),
+    # A dot segment the HTTP client collapses: get_thread would run get_channel.
+    ("chat_get_thread", {"channel_id": DESIGN, "message_id": ".."}),
+    ("chat_list_messages", {"channel_id": "../../mentions"}),
+    ("chat_get_channel", {"channel_id": "."}),
+])
+async def test_an_argument_can_not_reach_another_operation(
+        mcp_agent: McpFor, tool: str, arguments: dict[str, str]) -> None:
+    result = await (await mcp_agent()).call(tool, arguments)
 
     assert result["isError"] is True
-    assert structured(result)["status"] in (404, 422)
+    problem = structured(result)
+    assert problem["status"] == 422
+    assert "not a single path segment" in problem["detail"]
+
+
+@pytest.mark.parametrize("path", [
+    f"/api/chat/channels/{DESIGN}%252Fmessages",  # the service would decode it to "/"
+    f"/api/chat/channels/{DESIGN}%255cmessages",
+    "/api/chat/channels/%252e%252e",
+])
+async def test_rest_refuses_a_path_the_service_would_route_elsewhere(
+        client: httpx.AsyncClient, path: str) -> None:
+    token = await mint_access_token(app_of(client), await grant_of(client))
+
+    response = await client.get(path, headers=bearer(token))
+
+    assert response.status_code == 400, response.text
+    assert response.json()["type"] == "/problems/bad-request"
+
+
+async def test_an_idempotency_key_with_a_newline_is_an_invalid_argument(
+        mcp_agent: McpFor) -> None:
+    mcp = await mcp_agent("rides:book payments:spend")
+
+    result = await mcp.call("rides_book_trip", {
+        "body": {"quote_id": "61db2085-0000-4000-8000-000000000000"},
+        "idempotency_key": "trip-1\n"})
+
+    assert result["isError"] is True
+    assert "idempotency_key" in structured(result)["detail"]
+
+
+async def test_the_approval_tool_refuses_an_argument_it_does_not_have(
+        mcp_agent: McpFor) -> None:
+    result = await (await mcp_agent()).call("gateway_get_approval", {
+        "approval_id": "61db2085-0000-4000-8000-000000000000", "approvalid": "x"})
+
+    assert result["isError"] is True
+    assert "approvalid" in structured(result)["detail"]
 
 
 async def test_an_unknown_tool_is_a_json_rpc_error(mcp_agent: McpFor) -> None:
@@ -193,3 +240,39 @@ async def test_a_malformed_message_is_answered_never_a_500(
 
     assert 200 <= response.status_code < 500, response.text
     assert "error" in response.json()
+
+
+async def test_a_nul_in_the_body_is_a_422_not_a_500(client: httpx.AsyncClient) -> None:
+    headers = bearer(await mcp_token(app_of(client), await grant_of(client)))
+    message = {"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {
+        "name": "chat_list_messages", "arguments": {"channel_id": "a\u0000b"}}}
+
+    response = await post(client, headers, message)
+
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+
+
+async def test_a_streamed_body_over_the_limit_is_a_413_not_a_500(
+        client: httpx.AsyncClient) -> None:
+    headers = bearer(await mcp_token(app_of(client), await grant_of(client)))
+    limit = app_of(client).state.settings.max_body_bytes
+
+    async def chunks() -> AsyncIterator[bytes]:  # no Content-Length: read to find out
+        yield b'{"jsonrpc": "2.0", "id": 1, "method": "tools/list", "pad": "'
+        for _ in range(limit // 65536 + 2):
+            yield b"x" * 65536
+        yield b'"}'
+
+    response = await client.post("/mcp", content=chunks(), headers={
+        "Accept": MCP_ACCEPT, "Content-Type": "application/json", **headers})
+
+    assert response.status_code == 413, response.text
+
+
+async def test_there_is_no_stream_to_get(client: httpx.AsyncClient) -> None:
+    headers = bearer(await mcp_token(app_of(client), await grant_of(client)))
+
+    response = await client.get("/mcp", headers={"Accept": "text/event-stream", **headers})
+
+    assert response.status_code == 405
