@@ -23,6 +23,7 @@ SYNCED := $(VENV)/.synced
 HOST ?= 127.0.0.1
 PORT ?= 8000
 PYTEST_ARGS ?=
+TEST_JOBS ?= auto
 # Our own Python files outside the packages pyproject's [tool.mypy] lists.
 MYPY_EXTRA := benchmarks examples tests/support/processes.py
 
@@ -49,9 +50,12 @@ run: install
 demo: install
 	$(BIN)/agentgate demo
 
+# One pytest worker per core (pytest-xdist), a test file to a worker: its module-scoped
+# servers start once, and the browser files still run after every other file on their
+# worker (tests/conftest.py orders them last). TEST_JOBS=0 runs in this process.
 # pytest exits 5 when it collected no test: that fails here too, with a clear word.
 test: install
-	@status=0; $(BIN)/pytest $(PYTEST_ARGS) || status=$$?; \
+	@status=0; $(BIN)/pytest -n $(TEST_JOBS) --dist loadfile $(PYTEST_ARGS) || status=$$?; \
 	if [ $$status -eq 5 ]; then echo "make test: pytest collected no tests" >&2; fi; \
 	exit $$status
 
