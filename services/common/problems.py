@@ -14,6 +14,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 PROBLEM_JSON = "application/problem+json"
@@ -161,6 +162,11 @@ def _validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
     return errors
 
 
+def is_database_busy(exc: BaseException) -> bool:
+    """SQLite's "database is locked": another writer held the lock past the busy timeout."""
+    return isinstance(exc, OperationalError) and "database is locked" in str(exc)
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     """Make every error of ``app`` a problem+json response."""
 
@@ -190,6 +196,13 @@ def install_problem_handlers(app: FastAPI) -> None:
         return problem.response(instance=request.url.path)
 
     async def on_crash(request: Request, exc: Exception) -> JSONResponse:
+        if is_database_busy(exc):
+            # SQLite's one writer was busy past the busy timeout: the transaction rolled
+            # back whole, nothing was half-written, and the same call can simply be retried.
+            logger.warning("database busy on %s %s", request.method, request.url.path)
+            return Problem(503, "service-unavailable", "The database is busy; try again in "
+                           "a moment.", headers={"Retry-After": "1"}).response(
+                instance=request.url.path)
         logger.exception("unhandled error on %s %s", request.method, request.url.path)
         return Problem(500, "internal-error", "Something went wrong on our side.").response(
             instance=request.url.path
