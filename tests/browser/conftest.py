@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -26,7 +25,7 @@ import pytest
 
 from seeds.people import PEOPLE
 from tests.support.databases import unavailable
-from tests.support.processes import ROOT, ServerProcess, agentgate_command, free_port
+from tests.support.processes import ROOT, fresh_server
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
@@ -57,25 +56,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if here in Path(str(item.path)).parents:
             item.add_marker(pytest.mark.browser)
-
-
-@contextmanager
-def fresh_server(workdir: Path) -> Iterator[str]:
-    """Serve the whole system (in-process services) on a fresh, seeded SQLite file."""
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    process = ServerProcess(
-        "agentgate", agentgate_command("serve", "--port", str(port)), port=port,
-        log_path=workdir / "agentgate.log",
-        env={
-            "AGENTGATE_ENV": "development",
-            "AGENTGATE_DATABASE_URL": f"sqlite+aiosqlite:///{workdir / 'agentgate.db'}",
-            "AGENTGATE_PUBLIC_URL": url,
-        },
-    )
-    with process:
-        process.wait_ready("/login")
-        yield url
 
 
 @pytest.fixture(scope="session")

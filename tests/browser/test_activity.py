@@ -23,8 +23,8 @@ import httpx
 import pytest
 
 from seeds.people import PEOPLE
-from tests.browser.conftest import fresh_server, sign_in
-from tests.support.processes import SESSION_COOKIE, free_port, login_cookie
+from tests.browser.conftest import sign_in
+from tests.support.processes import SESSION_COOKIE, free_port, fresh_server, login_cookie
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page, Route

@@ -30,8 +30,7 @@ import httpx
 import pytest
 
 from seeds.rides import seed_id
-from tests.browser.conftest import fresh_server
-from tests.support.processes import free_port
+from tests.support.processes import free_port, fresh_server
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page, Route

@@ -22,10 +22,8 @@ from seeds.people import PEOPLE
 from tests.support.processes import (
     ROOT,
     SESSION_COOKIE,
-    ServerProcess,
-    agentgate_command,
     child_env,
-    free_port,
+    fresh_server,
     login_cookie,
 )
 
@@ -34,16 +32,7 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    workdir: Path = tmp_path_factory.mktemp("example-agent")
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    process = ServerProcess(
-        "agentgate", agentgate_command("serve", "--port", str(port)), port=port,
-        log_path=workdir / "agentgate.log",
-        env={"AGENTGATE_ENV": "development", "AGENTGATE_PUBLIC_URL": url,
-             "AGENTGATE_DATABASE_URL": f"sqlite+aiosqlite:///{workdir / 'agentgate.db'}"})
-    with process:
-        process.wait_ready("/login")
+    with fresh_server(tmp_path_factory.mktemp("example-agent")) as url:
         yield url
 
 

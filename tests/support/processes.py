@@ -17,7 +17,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Self
@@ -278,3 +278,22 @@ def login_cookie(
         session = client.get("/auth/session", headers={"Cookie": f"{SESSION_COOKIE}={cookie}"})
         session.raise_for_status()
         return cookie, str(session.json()["csrf_token"])
+
+
+@contextlib.contextmanager
+def fresh_server(workdir: Path) -> Iterator[str]:
+    """``agentgate serve`` (in-process services) on a fresh, seeded SQLite file; yields its URL."""
+    port = free_port()
+    url = f"http://{HOST}:{port}"
+    process = ServerProcess(
+        "agentgate", agentgate_command("serve", "--port", str(port)), port=port,
+        log_path=workdir / "agentgate.log",
+        env={
+            "AGENTGATE_ENV": "development",
+            "AGENTGATE_DATABASE_URL": f"sqlite+aiosqlite:///{workdir / 'agentgate.db'}",
+            "AGENTGATE_PUBLIC_URL": url,
+        },
+    )
+    with process:
+        process.wait_ready("/login")
+        yield url

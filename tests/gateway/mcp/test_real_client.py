@@ -20,7 +20,6 @@ import json
 import re
 from collections.abc import Iterator
 from html.parser import HTMLParser
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
@@ -36,9 +35,7 @@ from mcp.types import CallToolResult
 from seeds.people import PEOPLE
 from tests.support.processes import (
     SESSION_COOKIE,
-    ServerProcess,
-    agentgate_command,
-    free_port,
+    fresh_server,
     login_cookie,
 )
 
@@ -56,16 +53,7 @@ UNTICKED = {"chat:write"}
 
 @pytest.fixture(scope="module")
 def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    workdir: Path = tmp_path_factory.mktemp("mcp-real-client")
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    process = ServerProcess(
-        "agentgate", agentgate_command("serve", "--port", str(port)), port=port,
-        log_path=workdir / "agentgate.log",
-        env={"AGENTGATE_ENV": "development", "AGENTGATE_PUBLIC_URL": url,
-             "AGENTGATE_DATABASE_URL": f"sqlite+aiosqlite:///{workdir / 'agentgate.db'}"})
-    with process:
-        process.wait_ready("/login")
+    with fresh_server(tmp_path_factory.mktemp("mcp-real-client")) as url:
         yield url
 
 
