@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import gc
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -67,25 +66,20 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 @pytest.fixture
 async def gateway_app(database_url: str) -> AsyncIterator[FastAPI]:
-    """The whole system in-process (gateway + services) on a seeded database.
-
-    Reconciliation's first pass is over before the test begins, so it can't settle
-    a half-finished payment a test stores on purpose.
-    """
-    from gateway.app import create_app
+    """The whole system in-process (gateway + services) on a seeded database."""
     from gateway.config import Settings
     from seeds.loader import seed
+    from tests.support.gateway import running_gateway
 
     await seed(database_url)
-    app = create_app(Settings(env="test", database_url=database_url))
-    async with app.router.lifespan_context(app):
-        await asyncio.wait_for(app.state.reconciled.wait(), timeout=30)
+    async with running_gateway(Settings(env="test", database_url=database_url)) as app:
         yield app
 
 
 @pytest.fixture
 async def client(gateway_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     """A browser-like client (https, so Secure cookies flow) for the gateway."""
-    transport = httpx.ASGITransport(app=gateway_app)
-    async with httpx.AsyncClient(transport=transport, base_url="https://testserver") as http:
+    from tests.support.gateway import client_of
+
+    async with client_of(gateway_app) as http:
         yield http

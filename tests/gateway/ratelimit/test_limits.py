@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
@@ -16,13 +17,13 @@ import sqlalchemy as sa
 from fastapi import FastAPI
 
 from gateway.activity.models import ActivityEntry
-from gateway.app import create_app
 from gateway.config import Settings
 from gateway.identity.models import Grant
 from seeds.agents import CALENDAR_HELPER_GRANT, TRIP_PLANNER, TRIP_PLANNER_GRANT
 from seeds.loader import seed
 from seeds.people import PEOPLE
 from tests.support.agents import bearer, make_grant, mint_access_token
+from tests.support.gateway import client_of, running_gateway
 from tests.support.processes import free_port
 from tests.support.redis import delete_prefix, unique_prefix
 from tests.support.web import sign_in
@@ -36,16 +37,15 @@ SERVICE_TIMING = re.compile(r"(?:^|, )limits;dur=")
 @pytest.fixture
 async def limited_app(database_url: str) -> AsyncIterator[FastAPI]:
     await seed(database_url)
-    app = create_app(Settings(env="test", database_url=database_url,
-                              rate_limit_agent=AGENT_QUOTA, rate_limit_person=PERSON_QUOTA))
-    async with app.router.lifespan_context(app):
+    async with running_gateway(Settings(env="test", database_url=database_url,
+                                        rate_limit_agent=AGENT_QUOTA,
+                                        rate_limit_person=PERSON_QUOTA)) as app:
         yield app
 
 
 @pytest.fixture
 async def http(limited_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=limited_app)
-    async with httpx.AsyncClient(transport=transport, base_url="https://testserver") as client:
+    async with client_of(limited_app) as client:
         yield client
 
 
@@ -202,9 +202,8 @@ async def test_answers_past_the_limits_stage_carry_the_fields_and_earlier_refusa
 
 async def test_a_limit_of_zero_turns_the_limit_and_its_fields_off(database_url: str) -> None:
     await seed(database_url)
-    app = create_app(Settings(env="test", database_url=database_url, rate_limit_agent=0))
-    async with app.router.lifespan_context(app), httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="https://testserver") as client:
+    settings = Settings(env="test", database_url=database_url, rate_limit_agent=0)
+    async with running_gateway(settings) as app, client_of(app) as client:
         token = await planner(app)
         answers = [await client.get(CHANNELS, headers=token) for _ in range(AGENT_QUOTA + 2)]
 
@@ -225,20 +224,23 @@ async def test_the_openapi_document_lists_429_and_the_ratelimit_fields(
 
 # --- Redis behind the apps ---
 
+
+@asynccontextmanager
+async def two_gateways(settings: Settings,
+                       ) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient, httpx.AsyncClient]]:
+    """Two gateway apps with the same settings (two processes' worth), a client for each."""
+    async with running_gateway(settings) as first, running_gateway(settings) as second, \
+            client_of(first) as one, client_of(second) as two:
+        yield first, one, two
+
 @pytest.mark.redis
 async def test_two_apps_sharing_redis_share_one_quota(database_url: str, redis_url: str) -> None:
     await seed(database_url)
     prefix = unique_prefix()
     settings = Settings(env="test", database_url=database_url, rate_limit_agent=AGENT_QUOTA,
                         redis_url=redis_url, redis_key_prefix=prefix)
-    first, second = create_app(settings), create_app(settings)
     try:
-        async with first.router.lifespan_context(first), \
-                second.router.lifespan_context(second), \
-                httpx.AsyncClient(transport=httpx.ASGITransport(app=first),
-                                  base_url="https://testserver") as one, \
-                httpx.AsyncClient(transport=httpx.ASGITransport(app=second),
-                                  base_url="https://testserver") as two:
+        async with two_gateways(settings) as (first, one, two):
             token = await planner(first)
             statuses = [(await client.get(CHANNELS, headers=token)).status_code
                         for client in (one, two, one, two, one)]
@@ -252,13 +254,7 @@ async def test_without_redis_two_apps_each_admit_the_quota(database_url: str) ->
     """Why several gateway processes need Redis: in memory, each counts only its own calls."""
     await seed(database_url)
     settings = Settings(env="test", database_url=database_url, rate_limit_agent=AGENT_QUOTA)
-    first, second = create_app(settings), create_app(settings)
-    async with first.router.lifespan_context(first), \
-            second.router.lifespan_context(second), \
-            httpx.AsyncClient(transport=httpx.ASGITransport(app=first),
-                              base_url="https://testserver") as one, \
-            httpx.AsyncClient(transport=httpx.ASGITransport(app=second),
-                              base_url="https://testserver") as two:
+    async with two_gateways(settings) as (first, one, two):
         token = await planner(first)
         statuses = [(await client.get(CHANNELS, headers=token)).status_code
                     for client in (one, two) for _ in range(AGENT_QUOTA + 1)]
@@ -268,12 +264,10 @@ async def test_without_redis_two_apps_each_admit_the_quota(database_url: str) ->
 
 async def test_with_redis_down_calls_go_on_limited_per_process(database_url: str) -> None:
     await seed(database_url)
-    app = create_app(Settings(env="test", database_url=database_url,
-                              rate_limit_agent=AGENT_QUOTA,
-                              redis_url=f"redis://127.0.0.1:{free_port()}/0",
-                              redis_timeout_seconds=1))
-    async with app.router.lifespan_context(app), httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="https://testserver") as client:
+    settings = Settings(env="test", database_url=database_url, rate_limit_agent=AGENT_QUOTA,
+                        redis_url=f"redis://127.0.0.1:{free_port()}/0",
+                        redis_timeout_seconds=1)
+    async with running_gateway(settings) as app, client_of(app) as client:
         token = await planner(app)
         answers = [await client.get(CHANNELS, headers=token) for _ in range(AGENT_QUOTA + 1)]
 
