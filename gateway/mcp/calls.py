@@ -36,7 +36,7 @@ from typing import Any
 from mcp.types import CallToolResult, TextContent
 
 from gateway.mcp.tools import InvalidArguments, OperationTool, check_arguments, to_request
-from gateway.payments.approvals import Approvals, view
+from gateway.payments.approvals import POLL_SECONDS, Approvals, poll_after, view
 from gateway.principal import Principal
 from gateway.proxy.pipeline import Pipeline, Upstream
 from services.common.problems import Problem
@@ -89,7 +89,7 @@ def pending_approval(approval: Mapping[str, Any], headers: Mapping[str, str]) ->
         "status": PENDING_APPROVAL,
         "approval_id": approval.get("id"),
         "poll_url": headers.get("location") or approval.get("url"),
-        "retry_after": _retry_after(headers) or 5,
+        "retry_after": _retry_after(headers) or POLL_SECONDS,
         "approval": dict(approval),
         "next": f"The person must approve this in their Approvals inbox. Call {APPROVAL_TOOL} "
                 "with approval_id (every retry_after seconds) to learn the outcome; once "
@@ -165,7 +165,8 @@ async def get_approval(approvals: Approvals, principal: Principal, arguments: Ma
     except Problem as problem:
         return problem_result(problem.body(), problem.headers)
     doc = view(approval, issuer)
-    if approval.status in ("pending", "approved"):
-        doc["retry_after"] = 5
+    wait = poll_after(approval)
+    if wait is not None:
+        doc["retry_after"] = wait
     return CallToolResult(content=[_text(f"Approval {doc['status']}."), _text(doc)],
                           structured_content=doc)

@@ -73,6 +73,15 @@ def snapshot(principal: Principal) -> dict[str, Any]:
     }
 
 
+# How long an agent waits between two polls of an approval nobody has finished yet.
+POLL_SECONDS = 5
+
+
+def poll_after(approval: Approval) -> int | None:
+    """Seconds until the next poll while the approval is still in progress, else None."""
+    return POLL_SECONDS if approval.status in ("pending", "approved") else None
+
+
 def view(approval: Approval, issuer: str) -> dict[str, Any]:
     """An approval as its JSON resource (what the agent polls)."""
     doc: dict[str, Any] = {
@@ -125,7 +134,7 @@ class Approvals:
                          "its result is the service's answer.")
         return Answer(202, {"content-type": "application/json",
                             "location": f"{self.issuer}/approvals/{approval.id}",
-                            "retry-after": "5"}, json.dumps(doc).encode())
+                            "retry-after": str(POLL_SECONDS)}, json.dumps(doc).encode())
 
     # -- reading ------------------------------------------------------------------------
 

@@ -18,7 +18,7 @@ from fastapi.responses import JSONResponse, RedirectResponse
 from gateway.auth import CurrentPrincipal, check_csrf
 from gateway.identity.auth import PersonSession
 from gateway.payments import webhooks
-from gateway.payments.approvals import ApprovalNotFound, Approvals, view
+from gateway.payments.approvals import ApprovalNotFound, Approvals, poll_after, view
 from gateway.payments.hook import receipt_of
 from gateway.payments.models import Payment
 from gateway.payments.processor import InvalidWebhook
@@ -82,7 +82,8 @@ async def get_approval(approval_id: uuid.UUID, request: Request,
         from gateway.web.payments import approval_page
 
         return await approval_page(request, principal, approval)
-    headers = {"retry-after": "5"} if approval.status in ("pending", "approved") else {}
+    wait = poll_after(approval)
+    headers = {"retry-after": str(wait)} if wait is not None else {}
     return JSONResponse(view(approval, request.app.state.settings.issuer), headers=headers)
 
 
