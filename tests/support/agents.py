@@ -116,3 +116,12 @@ async def mint_access_token(app: FastAPI, grant: Grant | uuid.UUID, *, scope: st
 
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
+
+
+async def personal_token(app: FastAPI, person: User | uuid.UUID, *, scope: str,
+                         label: str) -> dict[str, str]:
+    """Headers with a person's own API token (no agent): to act, or look, as them."""
+    async with app.state.write_sessionmaker() as db:
+        grant = await make_grant(db, person, None, scope=scope, label=label)
+        await db.commit()
+    return bearer(await mint_access_token(app, grant))

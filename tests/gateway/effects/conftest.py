@@ -19,7 +19,7 @@ from services.common.txn_token import Payment
 from services.rides.models import Place
 from services.rides.pricing import Product
 from services.rides.service import new_quote, new_trip
-from tests.support.agents import bearer, make_agent, make_grant, mint_access_token
+from tests.support.agents import bearer, make_agent, make_grant, mint_access_token, personal_token
 
 ALICE = PEOPLE["alice"].id
 DESIGN = str(channel_id("design"))
@@ -51,11 +51,8 @@ def agent(client: httpx.AsyncClient) -> TokenFor:
 @pytest.fixture
 async def alice(client: httpx.AsyncClient) -> dict[str, str]:
     """Headers for alice herself: her personal API token (a person, no agent)."""
-    app = app_of(client)
-    async with app.state.sessionmaker() as db:
-        grant = await make_grant(db, ALICE, None, scope=EVERY_SCOPE, label="effects tests")
-        await db.commit()
-    return bearer(await mint_access_token(app, grant))
+    return await personal_token(app_of(client), ALICE, scope=EVERY_SCOPE,
+                                label="effects tests")
 
 
 @dataclass(frozen=True)

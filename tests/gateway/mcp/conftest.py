@@ -19,7 +19,7 @@ from gateway.oauth.resources import resource_url
 from seeds.chat import channel_id
 from seeds.people import PEOPLE
 from tests.gateway.payments.conftest import AgentCaller, mandated, quote
-from tests.support.agents import bearer, make_agent, make_grant, mint_access_token
+from tests.support.agents import bearer, make_agent, make_grant, mint_access_token, personal_token
 
 __all__ = ["mandated", "quote"]  # the payment tests' fixtures, reused here
 
@@ -112,11 +112,7 @@ def structured(result: dict[str, Any]) -> dict[str, Any]:
 @pytest.fixture
 async def alice_rest(client: httpx.AsyncClient) -> dict[str, str]:
     """alice's own API token for the REST API: to look at her state the way she would."""
-    app = app_of(client)
-    async with app.state.write_sessionmaker() as db:
-        grant = await make_grant(db, ALICE, None, scope=EVERY_SCOPE, label="mcp tests")
-        await db.commit()
-    return bearer(await mint_access_token(app, grant))
+    return await personal_token(app_of(client), ALICE, scope=EVERY_SCOPE, label="mcp tests")
 
 
 async def design_counts(client: httpx.AsyncClient, alice_rest: dict[str, str]) -> tuple[int, int]:
