@@ -13,16 +13,6 @@ from fastapi import FastAPI
 from tests.support.databases import PostgresDatabase, SqliteTemplate, migrated_postgres
 
 
-@pytest.hookimpl(trylast=True)
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Run browser tests last.
-
-    Playwright's sync API keeps an event loop running in the main thread for the
-    rest of the session; an async test after it could not start its own loop.
-    """
-    items.sort(key=lambda item: item.get_closest_marker("browser") is not None)
-
-
 @pytest.fixture(autouse=True)
 def _collect_garbage_after_each_test() -> Iterator[None]:
     """Collect after every test, so a leaked connection warns in the test that leaked it.

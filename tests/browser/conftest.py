@@ -65,9 +65,16 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield url
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    """Debian's Chromium, headless, shared by the session's tests."""
+    """Debian's Chromium, headless, shared by one module's tests.
+
+    Module scope, not session scope: while Playwright's sync API runs, its event
+    loop is the thread's running loop, and an async test on the same worker could
+    neither start nor close its own (pytest-xdist hands files to a worker in any
+    order, so "browser files last" can't be relied on). Leaving the ``with`` at the
+    end of the module gives the thread back with no running loop.
+    """
     if not CHROMIUM.exists():
         unavailable(f"{CHROMIUM} is missing: apt-get install chromium")
     from playwright.sync_api import sync_playwright
