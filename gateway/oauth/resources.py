@@ -39,3 +39,11 @@ def resource_for_path(issuer: str, path: str) -> str:
 def metadata_url(issuer: str, name: str = DEFAULT_RESOURCE) -> str:
     """Where the RFC 9728 protected resource metadata of ``name`` lives."""
     return f"{issuer}/.well-known/oauth-protected-resource/{name}"
+
+
+def metadata_url_for_audience(issuer: str, audience: str | None) -> str | None:
+    """The metadata URL of the resource a token was issued for, if it is one of ours."""
+    for name in RESOURCE_PATHS:
+        if audience == resource_url(issuer, name):
+            return metadata_url(issuer, name)
+    return None

@@ -142,7 +142,7 @@ class PaymentHook:
             from gateway.proxy.pipeline import insufficient_scope
 
             raise insufficient_scope(self.issuer, [SPEND_SCOPE],
-                                     call.operation.scopes | {SPEND_SCOPE})
+                                     call.operation.scopes | {SPEND_SCOPE}, call.principal)
         if call.approval is not None and call.approval.payment_id is not None:
             return await self._after_authentication(call, ask, call.approval.payment_id, retry)
         payer = payer_of(call.principal)

@@ -22,6 +22,7 @@ import httpx
 from gateway.activity.recorder import ActivityRecorder
 from gateway.effects.mode import Decision, EffectScopeMissing, decide
 from gateway.effects.prefer import parse_prefer, prefer_values
+from gateway.oauth.resources import metadata_url_for_audience
 from gateway.payments.approvals import Held
 from gateway.payments.hook import Answer, PaidCall, PaymentHook
 from gateway.payments.idempotency import (
@@ -67,14 +68,25 @@ class Upstream:
         return self.headers.get("content-type", "").startswith(PROBLEM_JSON)
 
 
-def insufficient_scope(issuer: str, missing: list[str], required: frozenset[str]) -> Problem:
-    """403 per RFC 6750 section 3.1, plus a problem body naming what is missing."""
+def insufficient_scope(issuer: str, missing: list[str], required: frozenset[str],
+                       principal: Principal) -> Problem:
+    """403 per RFC 6750 section 3.1, plus a problem body naming what is missing.
+
+    ``scope`` is what the operation needs (RFC 6750: "the scope necessary to access
+    the resource"); a client asks for it on top of what it holds (the MCP spec's
+    step-up, which the MCP SDK's client follows). ``resource_metadata`` (RFC 9728
+    section 5.1) points at the metadata of the resource the token was issued for,
+    so a client knows where to re-authorize; a cookie session has none.
+    """
     scope = " ".join(sorted(required))
+    challenge = f'Bearer realm="{issuer}", error="insufficient_scope", scope="{scope}"'
+    metadata = metadata_url_for_audience(issuer, principal.token_audience)
+    if metadata is not None:
+        challenge += f', resource_metadata="{metadata}"'
     return Problem(
         403, "insufficient-scope",
         f"This operation needs the scope {' '.join(missing)}.",
-        headers={"WWW-Authenticate":
-                 f'Bearer realm="{issuer}", error="insufficient_scope", scope="{scope}"'},
+        headers={"WWW-Authenticate": challenge},
         required_scopes=sorted(required), missing_scopes=missing,
     )
 
@@ -174,7 +186,7 @@ class Pipeline:
                               "no person, so it can't reach anyone's data.")
             missing = sorted(operation.scopes - principal.scopes)
             if missing:
-                raise insufficient_scope(self.issuer, missing, operation.scopes)
+                raise insufficient_scope(self.issuer, missing, operation.scopes, principal)
         with stage("effects"):
             decision = self._effects(principal, operation, headers)
         if self.limiter is not None and approval is None:  # approved: counted when held
@@ -261,7 +273,7 @@ class Pipeline:
             return decide(principal, operation, parse_prefer(prefer_values(headers)))
         except EffectScopeMissing as exc:
             raise insufficient_scope(self.issuer, exc.missing,
-                                     operation.scopes | set(exc.missing)) from exc
+                                     operation.scopes | set(exc.missing), principal) from exc
 
     async def _send(self, service: Service, method: str, path: str, query: str, body: bytes,
                     headers: dict[str, str]) -> httpx.Response:

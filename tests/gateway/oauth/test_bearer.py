@@ -197,6 +197,9 @@ async def test_a_missing_scope_is_403_with_the_scope_challenge(client: httpx.Asy
     challenge = response.headers["www-authenticate"]
     assert 'error="insufficient_scope"' in challenge
     assert 'scope="chat:read"' in challenge
+    # Where to re-authorize (RFC 9728 section 5.1): the metadata of the token's resource.
+    issuer = _app(client).state.settings.issuer
+    assert f'resource_metadata="{issuer}/.well-known/oauth-protected-resource/api"' in challenge
     assert response.json()["missing_scopes"] == ["chat:read"]
 
 
