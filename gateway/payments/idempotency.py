@@ -435,6 +435,9 @@ async def run_idempotently(
     as problem+json (with ``instance``, as the problem handler would render it) and
     re-raised, so the caller's error path runs; its replay comes back as a stored
     response. A 5xx or any other exception stores nothing, so a retry runs again.
+    Nor does a refusal of the caller (401, 403: say, a token without payments:spend):
+    the operation did not run, and the same call retried once the caller may make it
+    (after a scope step-up) must run, not replay the refusal.
     """
     outcome = await store.begin(owner, key, fingerprint)
     if isinstance(outcome, Replay):
@@ -444,7 +447,7 @@ async def run_idempotently(
     try:
         response = await call()
     except Problem as problem:
-        if problem.status >= 500:
+        if problem.status >= 500 or problem.status in (401, 403):
             await _abandon(store, outcome)
             raise
         rendered = problem.response(instance)

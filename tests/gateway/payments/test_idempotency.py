@@ -332,10 +332,13 @@ async def test_a_5xx_answer_is_not_stored_so_a_retry_runs_again(
     "failure",
     [
         lambda: Problem(502, "bad-gateway", "The rides service answered badly."),
+        # The caller may not make the call (yet): after a scope step-up it must run.
+        lambda: Problem(403, "insufficient-scope", "This operation needs payments:spend."),
+        lambda: Problem(401, "invalid-token", "The access token is not valid: expired."),
         lambda: RuntimeError("connection reset"),
         lambda: anyio.get_cancelled_exc_class()(),
     ],
-    ids=["5xx problem", "exception", "cancelled"],
+    ids=["5xx problem", "403 refusal", "401 refusal", "exception", "cancelled"],
 )
 async def test_a_call_that_raises_releases_the_key_so_a_retry_runs_again(
     store: IdempotencyStore,
