@@ -16,14 +16,18 @@ answer                  tool result
 202, held for approval  *not* an error: ``{"status": "pending_approval", ...}`` with
                         the approval, its ``poll_url``, and what to do next
                         (``gateway_get_approval``)
+403 insufficient scope  not a tool result: :class:`ScopeChallenge`, which the
+                        endpoint answers as HTTP 403 with the RFC 6750 challenge
+                        (the MCP spec's step-up; gateway/mcp/server.py)
 problem+json (4xx/5xx)  ``isError: true``, the problem document (RFC 9457) as
                         ``structuredContent``: type, title, detail and what the
-                        agent needs to recover (missing scope, payment reason,
-                        ``retry_after``)
+                        agent needs to recover (payment reason, ``retry_after``)
 ======================  ===========================================================
 
-An expected failure is never a JSON-RPC error: the model sees the tool's answer,
-and can correct its call (the MCP spec's advice for tool execution errors).
+Any other expected failure is never a JSON-RPC error: the model sees the tool's
+answer, and can correct its call (the MCP spec's advice for tool execution errors).
+A missing scope is the exception because the model can't correct it: the person
+must grant more, and that is the client's OAuth flow, which starts from the 403.
 """
 
 from __future__ import annotations
@@ -46,6 +50,20 @@ APPROVAL_TOOL = "gateway_get_approval"
 # _meta keys (MCP: a reverse-DNS-like prefix, then a name).
 META_PREFERENCE = "agentgate/preference-applied"
 META_REQUEST_ID = "agentgate/request-id"
+
+
+class ScopeChallenge(Exception):
+    """The token lacks a scope the call needs: the MCP request is answered 403 (step-up).
+
+    The MCP authorization spec ("Scope challenge handling"): the server answers
+    ``403`` with ``WWW-Authenticate: Bearer error="insufficient_scope", scope=...,
+    resource_metadata=...``; the client asks the person for the scope and retries
+    the same request with its new token.
+    """
+
+    def __init__(self, problem: Problem) -> None:
+        super().__init__(problem.detail)
+        self.problem = problem
 
 
 def _text(value: Any) -> TextContent:
@@ -121,7 +139,10 @@ def _is_held(upstream: Upstream, issuer: str) -> bool:
 
 async def call_operation(pipeline: Pipeline, principal: Principal, tool: OperationTool,
                          arguments: Mapping[str, Any], *, request_id: str) -> CallToolResult:
-    """Run one tool call through the pipeline, as its REST call, and map the answer."""
+    """Run one tool call through the pipeline, as its REST call, and map the answer.
+
+    Raises :class:`ScopeChallenge` when the token lacks a scope the call needs.
+    """
     try:
         check_arguments(tool, arguments)
     except InvalidArguments as exc:
@@ -132,6 +153,8 @@ async def call_operation(pipeline: Pipeline, principal: Principal, tool: Operati
                                        request_id=request_id, query=request.query,
                                        body=request.body, headers=request.headers)
     except Problem as problem:
+        if problem.status == 403 and problem.slug == "insufficient-scope":
+            raise ScopeChallenge(problem) from problem
         return problem_result(problem.body(), problem.headers)
     if _is_held(upstream, pipeline.issuer):
         return pending_approval(upstream.json(), upstream.headers)

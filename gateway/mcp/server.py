@@ -15,6 +15,12 @@
 - **Tools.** Generated from the services' operations (gateway/mcp/tools.py) and run
   through the pipeline (gateway/mcp/calls.py), plus ``gateway_get_approval`` to poll
   a held payment.
+- **Step-up.** A tool call the token lacks a scope for is answered HTTP 403 with
+  ``WWW-Authenticate: Bearer error="insufficient_scope", scope=...,
+  resource_metadata=...`` (the MCP spec's scope challenge), not with a tool result:
+  the MCP SDK's client then asks the person for the scope and retries the call.
+  The pipeline decides (the same refusal REST gets); this module only answers it
+  on the HTTP request instead of inside the JSON-RPC one.
 
 DNS-rebinding protection (the SDK's Host/Origin check) is left off: it protects
 servers that trust the network they are reached on. Here every request must carry
@@ -48,7 +54,13 @@ from starlette.routing import Route
 from starlette.types import Message, Receive, Scope, Send
 
 from gateway.auth import bearer_principal
-from gateway.mcp.calls import APPROVAL_TOOL, call_operation, get_approval, problem_result
+from gateway.mcp.calls import (
+    APPROVAL_TOOL,
+    ScopeChallenge,
+    call_operation,
+    get_approval,
+    problem_result,
+)
 from gateway.mcp.tools import OperationTool, loaded_tools
 from gateway.principal import Principal
 from gateway.proxy.services import Service, ServiceRegistry
@@ -130,7 +142,8 @@ class GatewayMcp:
         except Problem as problem:
             await problem.response(instance=request.url.path)(scope, receive, send)
             return
-        await self.sessions.handle_request(scope, _replay(body, receive), send)
+        await self.sessions.handle_request(scope, _replay(body, receive),
+                                           _challenging(scope, receive, send))
 
     def _tools_of(self, services: ServiceRegistry) -> dict[str, OperationTool]:
         """The generated tools, rebuilt only when the set of loaded services changes."""
@@ -178,8 +191,13 @@ class GatewayMcp:
         if tool is None:
             # An unknown tool is a protocol error, not a tool error (MCP spec, "Tools").
             raise MCPError(INVALID_PARAMS, f"Unknown tool: {params.name}")
-        return await call_operation(state.pipeline, principal, tool, arguments,
-                                    request_id=request.state.request_id)
+        try:
+            return await call_operation(state.pipeline, principal, tool, arguments,
+                                        request_id=request.state.request_id)
+        except ScopeChallenge as challenge:
+            # Answered on the HTTP request by _challenging; the SDK's answer is dropped.
+            request.state.scope_challenge = challenge.problem
+            return problem_result(challenge.problem.body(), challenge.problem.headers)
 
 
 def _replay(body: bytes, receive: Receive) -> Receive:
@@ -194,6 +212,27 @@ def _replay(body: bytes, receive: Receive) -> Receive:
         return await receive()
 
     return replay
+
+
+def _challenging(scope: Scope, receive: Receive, send: Send) -> Send:
+    """A ``send`` that answers 403 with the scope challenge if a tool call raised one.
+
+    The SDK answers the request (JSON mode) only after the tool's handler returned,
+    so the challenge is known when its ``http.response.start`` comes.
+    """
+    challenged = False
+
+    async def send_or_challenge(message: Message) -> None:
+        nonlocal challenged
+        if message["type"] == "http.response.start":
+            problem: Problem | None = scope.get("state", {}).get("scope_challenge")
+            if problem is not None:
+                challenged = True
+                await problem.response(instance=MCP_PATH)(scope, receive, send)
+        if not challenged:
+            await send(message)
+
+    return send_or_challenge
 
 
 def _loaded(services: dict[str, Service]) -> frozenset[str]:

@@ -7,6 +7,7 @@ A token for the MCP endpoint is an ordinary access token whose audience is the
 from __future__ import annotations
 
 import itertools
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -38,6 +39,18 @@ async def mcp_token(app: FastAPI, grant: Any, **claims: Any) -> str:
     """An access token for ``grant`` whose audience is the MCP endpoint."""
     return await mint_access_token(
         app, grant, audience=resource_url(app.state.settings.issuer, "mcp"), **claims)
+
+
+@dataclass(frozen=True)
+class Challenge:
+    """A 403 scope challenge: the WWW-Authenticate fields and the problem document."""
+
+    fields: dict[str, str]
+    problem: dict[str, Any]
+
+    @property
+    def scopes(self) -> set[str]:
+        return set(self.fields["scope"].split())
 
 
 @dataclass
@@ -73,6 +86,17 @@ class McpClient:
     async def tools(self) -> list[dict[str, Any]]:
         tools: list[dict[str, Any]] = (await self.rpc("tools/list"))["result"]["tools"]
         return tools
+
+    async def challenged(self, name: str, arguments: dict[str, Any] | None = None) -> Challenge:
+        """Call a tool the token lacks a scope for: the HTTP 403 step-up challenge."""
+        response = await self.post({"jsonrpc": "2.0", "id": next(self.ids), "method": "tools/call",
+                                    "params": {"name": name, "arguments": arguments or {}}})
+        assert response.status_code == 403, response.text
+        assert response.headers["content-type"].startswith("application/problem+json")
+        header = response.headers["www-authenticate"]
+        assert header.startswith("Bearer "), header
+        fields = dict(re.findall(r'(\w+)="([^"]*)"', header))
+        return Challenge(fields, response.json())
 
     async def call(self, name: str, arguments: dict[str, Any] | None = None) -> dict[str, Any]:
         """Call a tool; return its result (a tool result, error or not)."""

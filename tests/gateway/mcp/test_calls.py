@@ -10,9 +10,11 @@ import httpx
 from tests.gateway.mcp.conftest import (
     ALICE,
     DESIGN,
+    McpClient,
     McpFor,
     app_of,
     design_counts,
+    mcp_token,
     over_mcp,
     structured,
 )
@@ -25,6 +27,7 @@ from tests.gateway.payments.conftest import (
     save_card,
     trips,
 )
+from tests.support.agents import bearer
 from tests.support.web import sign_in
 
 TRIP_KEY = "mcp-trip-1"
@@ -50,13 +53,14 @@ async def test_a_live_read_needs_the_effect_scope_as_in_rest(
     rest = await client.get(f"/api/chat/channels/{DESIGN}/messages",
                             headers=reader.headers | {"Prefer": "effects=live"})
 
-    refused = await reader.call("chat_list_messages", {"channel_id": DESIGN, "effects": "live"})
+    refused = await reader.challenged("chat_list_messages",
+                                      {"channel_id": DESIGN, "effects": "live"})
 
     assert rest.status_code == 401  # an MCP token is not a REST token (audience)
-    assert refused["isError"] is True
-    problem = structured(refused)
-    assert (problem["status"], problem["type"]) == (403, "/problems/insufficient-scope")
-    assert problem["missing_scopes"] == ["chat:mark_read"]
+    assert refused.scopes == {"chat:read", "chat:mark_read"}
+    assert (refused.problem["status"], refused.problem["type"]) == \
+        (403, "/problems/insufficient-scope")
+    assert refused.problem["missing_scopes"] == ["chat:mark_read"]
     assert await design_counts(client, alice_rest) == (5, 2)
 
     live = await marker.call("chat_list_messages", {"channel_id": DESIGN, "effects": "live"})
@@ -101,6 +105,34 @@ async def test_a_booking_within_the_mandate_is_paid_with_a_receipt_once(
     assert structured(retried) == structured(first)  # the same key never pays twice
     [payment] = await ledger(client)
     assert (str(payment.id), payment.status) == (receipt["id"], "captured")
+    assert len(await trips(client, quote_id)) == 1
+
+
+async def test_without_payments_spend_the_step_up_challenge_comes_and_the_key_stays_free(
+        client: httpx.AsyncClient, mandated: MandatedAgent, quote: QuoteFor) -> None:
+    await save_card(client)
+    quote_id, amount = await quote()
+    agent = await mandated(mandate())
+    app = app_of(client)
+    # The agent's first token lacks payments:spend (it asked for less); after the step-up
+    # it holds a token with it, for the same grant and client.
+    narrow = McpClient(client, bearer(await mcp_token(app, agent.grant_id,
+                                                      scope="rides:read rides:book")))
+    arguments = {"body": {"quote_id": quote_id}, "idempotency_key": TRIP_KEY}
+
+    refused = await narrow.challenged("rides_book_trip", arguments)
+
+    assert refused.scopes == {"rides:book", "payments:spend"}
+    assert refused.problem["missing_scopes"] == ["payments:spend"]
+    assert await ledger(client) == []
+    assert await trips(client, quote_id) == []
+
+    # The same call, same key, with the stepped-up token runs: the refusal was not stored.
+    stepped_up = await over_mcp(client, agent)
+    booked = await stepped_up.call("rides_book_trip", arguments)
+
+    assert booked["isError"] is False, booked
+    assert structured(booked)["payment_receipt"]["amount"] == amount
     assert len(await trips(client, quote_id)) == 1
 
 

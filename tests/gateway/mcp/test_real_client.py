@@ -5,8 +5,10 @@ Nothing here speaks MCP or OAuth by hand on the agent's side: the SDK's
 authorization server from it, registers itself (RFC 7591), sends the person's
 browser to the consent page with PKCE and ``resource=<issuer>/mcp``, redeems the
 code and retries; ``streamable_http_client`` and ``ClientSession`` then list and
-call tools. The test plays the two humans around it: the agent's developer, who
-adds the spending mandate the agent asks for to the authorization URL (RFC 9396
+call tools. When a tool needs a scope alice did not give, the gateway answers the
+MCP spec's 403 scope challenge and the SDK asks her again (step-up), then retries.
+The test plays the two humans around it: the agent's developer, who adds the
+spending mandate the agent asks for to the authorization URL (RFC 9396
 ``authorization_details``; the SDK has no parameter for it), and alice, who signs
 in, reads the consent page, unticks what she won't give, and allows.
 
@@ -47,7 +49,8 @@ MANDATE = {"type": "payment_mandate", "currency": "EUR", "max_per_payment": 6000
            "budget": {"amount": 20000, "period": "week"}, "approval_threshold": 3000,
            "services": ["rides"]}
 # The SDK asks for every scope the resource supports (MCP authorization, "scope
-# selection"); alice gives the agent reading, booking and spending, not writing.
+# selection"); alice first gives the agent reading, booking and spending, not
+# writing. When it comes back for chat:write (the step-up), she gives that too.
 UNTICKED = {"chat:write"}
 
 
@@ -111,11 +114,14 @@ class Alice:
         cookie, _ = login_cookie(gateway, "alice", PEOPLE["alice"].password)
         self.headers = {"Cookie": f"{SESSION_COOKIE}={cookie}"}
         self.offered: list[str] = []
+        self.visits = 0
         self.redirect: dict[str, str] = {}
 
     async def open(self, authorization_url: str) -> None:
         """The SDK's redirect_handler: the agent sends alice's browser here."""
         url = with_mandate(authorization_url)
+        self.visits += 1
+        unticked = UNTICKED if self.visits == 1 else set()
         async with httpx.AsyncClient(headers=self.headers, timeout=30) as browser:
             page = await browser.get(url)
             assert page.status_code == 200, page.text
@@ -125,7 +131,7 @@ class Alice:
             form.feed(page.text)
             self.offered = [value for name, value in form.boxes if name == "scope"]
             fields = [(name, value) for name, value in form.fields
-                      if not (name == "scope" and value in UNTICKED)]
+                      if not (name == "scope" and value in unticked)]
             answer = await browser.post(f"{self.gateway}/oauth/authorize",
                                         content=urlencode([*fields, ("decision", "approve")]),
                                         headers={"content-type":
@@ -145,6 +151,11 @@ class Alice:
         response = httpx.get(f"{self.gateway}{path}", headers=self.headers, timeout=30)
         assert response.status_code == 200, response.text
         return response.json()
+
+    def messages(self, channel_id: str) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = self.get(
+            f"/api/chat/channels/{channel_id}/messages?limit=50")["items"]
+        return items
 
     def unread(self) -> dict[str, int]:
         return {c["title"]: c["unread_count"] for c in self.get("/api/chat/channels")["items"]}
@@ -169,7 +180,7 @@ def claims(token: str) -> dict[str, Any]:
     return decoded
 
 
-async def test_the_sdk_client_registers_gets_consent_and_peeks_dry_runs_and_pays(
+async def test_the_sdk_client_registers_gets_consent_peeks_steps_up_and_pays(
         gateway: str) -> None:
     alice = Alice(gateway)
     storage = Storage()
@@ -210,11 +221,17 @@ async def test_the_sdk_client_registers_gets_consent_and_peeks_dry_runs_and_pays
         assert structured(page)["items"]
         assert alice.unread() == unread_before
 
-        # What she unticked is refused, and the refusal names the scope.
-        refused = await session.call_tool("chat_post_message", {
-            "channel_id": design["id"], "body": {"text": "hello"}})
-        assert refused.is_error
-        assert "chat:write" in json.dumps(structured(refused))
+        # What she unticked: the gateway answers 403 insufficient_scope, the SDK sends
+        # her to consent again (step-up), she gives chat:write, and the call is retried.
+        posted = await session.call_tool("chat_post_message", {
+            "channel_id": design["id"], "body": {"text": "Booked us a ride at 6."}})
+        assert not posted.is_error, posted
+        assert alice.visits == 2
+        assert "chat:write" in (storage.tokens.scope or "").split()
+        [message] = [m for m in alice.messages(design["id"])
+                     if m["text"] == "Booked us a ride at 6."]
+        assert message["author"]["username"] == "alice"
+        assert message["via"]["name"] == "SDK Trip Agent"
 
         # A dry-run booking: what the mandate would do; nothing booked, nothing paid.
         places = structured(await session.call_tool(

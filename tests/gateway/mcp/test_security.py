@@ -118,17 +118,29 @@ async def test_a_revoked_grants_token_is_refused(client: httpx.AsyncClient) -> N
     assert "revoked" in (await post(client, headers)).json()["detail"]
 
 
-async def test_a_missing_scope_is_a_tool_error_naming_it(mcp_agent: McpFor) -> None:
+async def test_a_missing_scope_is_the_http_403_step_up_challenge(
+        client: httpx.AsyncClient, mcp_agent: McpFor) -> None:
     mcp = await mcp_agent("chat:read")
+    issuer = app_of(client).state.settings.issuer
 
-    result = await mcp.call("chat_post_message", {"channel_id": DESIGN,
-                                                  "body": {"text": "hello"}})
+    challenge = await mcp.challenged("chat_post_message", {"channel_id": DESIGN,
+                                                           "body": {"text": "hello"}})
 
-    assert result["isError"] is True
-    problem = structured(result)
-    assert problem["status"] == 403
-    assert problem["missing_scopes"] == ["chat:write"]
-    assert "chat:write" in result["content"][0]["text"]
+    # The MCP spec's scope challenge: what the operation needs, and where to re-authorize.
+    assert challenge.fields["error"] == "insufficient_scope"
+    assert challenge.scopes == {"chat:write"}
+    assert challenge.fields["resource_metadata"] == \
+        f"{issuer}/.well-known/oauth-protected-resource/mcp"
+    assert challenge.problem["missing_scopes"] == ["chat:write"]
+    assert challenge.problem["instance"] == "/mcp"
+    # Nothing was posted: alice's channel has no "hello".
+    messages = await mcp.call("chat_list_messages", {"channel_id": DESIGN})
+    assert "hello" not in [m["text"] for m in structured(messages)["items"]]
+    # The same tool call with a token holding the scope goes through.
+    writer = await mcp_agent("chat:read chat:write")
+    posted = await writer.call("chat_post_message", {"channel_id": DESIGN,
+                                                     "body": {"text": "hello"}})
+    assert posted["isError"] is False, posted
 
 
 async def test_another_persons_channel_is_refused_as_in_rest(client: httpx.AsyncClient) -> None:
