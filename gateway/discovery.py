@@ -65,7 +65,8 @@ async def llms(request: Request) -> Response:
     operations = {name: service.manifest.operations
                   for name, service in registry.services.items() if service.openapi is not None}
     text = llms_txt(request.app.state.settings.issuer, operations,
-                    scope_descriptions(registry))
+                    scope_descriptions(registry),
+                    agent_limit=request.app.state.limiter.policies["agent"])
     return _answer(request, text.encode(), "text/markdown; charset=utf-8")
 
 

@@ -11,6 +11,7 @@ its service declares it; nothing is written twice.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -20,6 +21,7 @@ from gateway.oauth.resources import DEFAULT_RESOURCE, RESOURCE_PATHS, metadata_u
 from gateway.payments.refusals import REASONS
 from gateway.policy.manifest import Operation
 from gateway.policy.scopes import SPEND_SCOPE
+from gateway.ratelimit.policy import RATELIMIT, RATELIMIT_POLICY, Hit, Policy
 from services.common.problems import PROBLEM_BASE, PROBLEM_TYPES
 
 # The problem types an agent meets most, in the order it is likely to meet them.
@@ -71,9 +73,26 @@ def _operation(op: Operation) -> str:
     return line + (f" Payment: {payment}." if payment else "")
 
 
+def _rate_limit_line(agent: Policy | None) -> str:
+    """What the agent quota of this gateway is, in the draft's own fields (from settings)."""
+    if agent is None or not agent.enabled:
+        return "- Rate limits: none are configured on this gateway."
+    example = Hit(allowed=True, count=min(3, agent.quota), reset_after=agent.window * 0.7)
+    fields = example.fields(agent)
+    return (f"- Rate limits: each person and agent pair has its own quota, {agent.quota} calls "
+            f"per {agent.window} s here. Answers carry `RateLimit-Policy` "
+            f"(`{fields[RATELIMIT_POLICY]}`) and `RateLimit` (`{fields[RATELIMIT]}`: "
+            f"{agent.quota - example.count} left, the window resets in "
+            f"{math.ceil(example.reset_after)} s) (draft-ietf-httpapi-ratelimit-headers); "
+            "over it, `429 rate-limited` with `Retry-After`: slow down before it.")
+
+
 def llms_txt(issuer: str, operations: Mapping[str, Iterable[Operation]],
-             scopes: Mapping[str, str]) -> str:
-    """Render the page for ``issuer``, the services' ``operations`` and every scope."""
+             scopes: Mapping[str, str], *, agent_limit: Policy | None = None) -> str:
+    """Render the page for ``issuer``, the services' ``operations`` and every scope.
+
+    ``agent_limit`` is the gateway's per-agent rate-limit policy (None: no limits).
+    """
     meta: dict[str, Any] = authorization_server_metadata(issuer, sorted(scopes))
     api = resource_url(issuer, DEFAULT_RESOURCE)
     out: list[str] = [
@@ -150,11 +169,10 @@ def llms_txt(issuer: str, operations: Mapping[str, Iterable[Operation]],
         f"{issuer}{PROBLEM_BASE}), `title`, `status`, `detail`, and what you need to recover "
         "(a missing `scope`, an `amount`, a `reason`). Common types: "
         + ", ".join(f"`{t}` ({_lower_first(PROBLEM_TYPES[t])})" for t in COMMON_PROBLEMS) + ".",
-        "- Rate limits: each person and agent pair has its own quota. Answers carry "
-        "`RateLimit-Policy` (`\"agent\";q=600;w=60`: 600 calls per 60 s) and `RateLimit` "
-        "(`\"agent\";r=597;t=42`: 597 left, the window resets in 42 s) "
-        "(draft-ietf-httpapi-ratelimit-headers); over it, `429 rate-limited` with "
-        "`Retry-After`: slow down before it.",
+        "- A `403 insufficient-scope` names in its `WWW-Authenticate` the `scope` the call "
+        "needs and the `resource_metadata` to re-authorize at: ask the person again for "
+        "your scopes plus those, then retry (MCP clients call this step-up).",
+        _rate_limit_line(agent_limit),
         "- Every answer carries `X-Request-Id`; quote it when something goes wrong.",
         "",
     ]

@@ -190,7 +190,11 @@ def oauth_scheme(issuer: str, scopes: dict[str, str]) -> dict[str, Any]:
             "S256; headless agents use the device flow (RFC 8628, `x-deviceAuthorization`); "
             "sub-agents get narrower tokens by token exchange (RFC 8693); spending needs "
             f"`{SPEND_SCOPE}` and an RFC 9396 `payment_mandate` in `authorization_details`. "
-            f"Send `resource={issuer}/api` (RFC 8707). A client-credentials token acts for "
+            f"Send `resource={issuer}/api` (RFC 8707) for these operations; the same "
+            f"operations as MCP tools at {issuer}/mcp take a token with "
+            f"`resource={issuer}/mcp`, and neither token works on the other. A missing scope "
+            "is 403 with `WWW-Authenticate: Bearer error=\"insufficient_scope\"` naming the "
+            "scope and the `resource_metadata`. A client-credentials token acts for "
             "no person, so it reaches no service operation (403 no-person)."),
         "flows": flows,
         # OpenAPI 3.2's oauth2MetadataUrl: the RFC 8414 document with every endpoint.

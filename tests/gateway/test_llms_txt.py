@@ -121,3 +121,29 @@ async def test_it_is_read_only(client: httpx.AsyncClient) -> None:
 
     assert response.status_code == 405
     assert response.headers["content-type"] == "application/problem+json"
+
+
+async def test_the_rate_limit_it_states_is_the_one_calls_get(
+        client: httpx.AsyncClient, gateway_app: FastAPI) -> None:
+    policy = gateway_app.state.limiter.policies["agent"]
+    text = (await client.get(LLMS)).text
+
+    assert f"{policy.quota} calls per {policy.window} s here" in text
+    assert f"`RateLimit-Policy` (`{policy.policy_field()}`)" in text
+
+
+def test_without_limits_it_says_so() -> None:
+    from gateway.llms import llms_txt
+    from gateway.ratelimit import Policy
+
+    text = llms_txt("https://gw.example", {}, {}, agent_limit=Policy("agent", 0, 60))
+
+    assert "- Rate limits: none are configured on this gateway." in text
+    assert "RateLimit-Policy" not in text
+
+
+async def test_it_tells_an_agent_how_to_step_up_a_missing_scope(client: httpx.AsyncClient) -> None:
+    text = (await client.get(LLMS)).text
+
+    assert "`403 insufficient-scope`" in text
+    assert "`resource_metadata`" in text
