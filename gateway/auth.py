@@ -93,7 +93,8 @@ async def _token_principal(request: Request, db: AsyncSession, token: str) -> Pr
         return await _agent_principal(request, db, claims)
     if claims.grant_id is None:
         raise _invalid_token(request, "the token names no grant")
-    view = await _grant_view(request, db, uuid.UUID(claims.grant_id), claims.person_id)
+    view = await _grant_view(request, db, uuid.UUID(claims.grant_id), claims.person_id,
+                             claims.gv)
     now = utcnow()
     if view is None or view.revoked or (view.expires_at is not None and view.expires_at <= now):
         raise _invalid_token(request, "the grant was revoked")
@@ -129,9 +130,17 @@ class GrantView:
 
 
 async def _grant_view(request: Request, db: AsyncSession, grant_id: uuid.UUID,
-                      person_id: uuid.UUID) -> GrantView | None:
-    cache: TTLCache[tuple[uuid.UUID, uuid.UUID], GrantView] = request.app.state.grant_cache
-    view = cache.get((grant_id, person_id))
+                      person_id: uuid.UUID, version: int) -> GrantView | None:
+    """The grant a token names, cached briefly per grant *version*.
+
+    The version is the token's (``gv``): a token minted after the grant changed (a
+    second consent widened it) misses an entry cached under the old version on any
+    replica, so it never sees the old, narrower scopes. (Tokens of older versions
+    are refused by the revocation check anyway.)
+    """
+    cache: TTLCache[tuple[uuid.UUID, uuid.UUID, int], GrantView] = request.app.state.grant_cache
+    key = (grant_id, person_id, version)
+    view = cache.get(key)
     if view is not None:
         return view
     row = (await db.execute(
@@ -148,7 +157,7 @@ async def _grant_view(request: Request, db: AsyncSession, grant_id: uuid.UUID,
         revoked=grant.revoked_at is not None, expires_at=grant.expires_at,
         agent_id=agent.id if agent else None, agent_name=agent.name if agent else None,
         grant_last_used=grant.last_used_at, agent_last_used=agent.last_used_at if agent else None)
-    cache.put((grant_id, person_id), view)
+    cache.put(key, view)
     return view
 
 

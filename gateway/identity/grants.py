@@ -1,4 +1,4 @@
-"""A person's grants: listing them as agent trees, narrowing them, revoking them.
+"""A person's grants: recording consent, listing them as agent trees, narrowing, revoking.
 
 The service layer behind the Connected agents page. It flushes and never commits:
 the request that calls it commits at its boundary. Every function takes the
@@ -22,6 +22,7 @@ import enum
 import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import ColumnElement, and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -168,6 +169,46 @@ async def narrow_grant(db: AsyncSession, user_id: uuid.UUID, grant_id: uuid.UUID
         return grant
     await _apply(db, grant, wanted, wanted_mandate, now)
     await _narrow_children(db, user_id, grant, wanted, wanted_mandate, now)
+    await db.flush()
+    return grant
+
+
+async def connection_of(db: AsyncSession, user_id: uuid.UUID, agent_id: uuid.UUID,
+                        resource: str | None, *, now: dt.datetime | None = None) -> Grant | None:
+    """The person's live top-level grant to ``agent_id`` for ``resource``, if there is one."""
+    found = (await db.scalars(
+        select(Grant)
+        .where(Grant.user_id == user_id, Grant.agent_id == agent_id,
+               Grant.parent_id.is_(None), _active(now or utcnow()))
+        .order_by(Grant.created_at.desc(), Grant.id))).all()
+    return next((grant for grant in found if grant.resources == [resource]), None)
+
+
+async def record_consent(db: AsyncSession, user_id: uuid.UUID, agent_id: uuid.UUID, *,
+                         scopes: Sequence[str], constraints: Mapping[str, Iterable[str]],
+                         resource: str | None, details: list[dict[str, Any]],
+                         now: dt.datetime | None = None) -> Grant:
+    """Record a person's consent to an agent: one connection per person, agent and resource.
+
+    The first consent makes the grant. Another one (the agent asked again, say for
+    a scope the person had unticked: the MCP step-up) makes that same grant exactly
+    what the person just consented to, wider or narrower: its version goes up, so
+    tokens minted before stop (the agent uses the new one); its sub-agents are
+    clamped within it, and what it already spent stays counted against the mandate,
+    because the grant is the same. The person sees one connection, not two.
+    """
+    now = now or utcnow()
+    grant = await connection_of(db, user_id, agent_id, resource, now=now)
+    if grant is None:
+        grant = Grant(user_id=user_id, agent_id=agent_id, scope=" ".join(scopes),
+                      constraints={k: list(v) for k, v in constraints.items()},
+                      resources=[resource], authorization_details=details)
+        db.add(grant)
+    else:
+        allowance = Allowance.of(scopes, constraints)
+        await _apply(db, grant, allowance, mandate_of(details), now)
+        grant.scope = " ".join(scopes)  # in the order the person read them
+        await _narrow_children(db, user_id, grant, allowance, mandate_of(details), now)
     await db.flush()
     return grant
 

@@ -5,8 +5,10 @@ each requested scope in plain words as a checkbox, ticked, for scopes a constrai
 applies to (chat channels) checkboxes to narrow it, and a spending mandate (RFC
 9396 ``authorization_details``) in plain words in its own section. POST is the
 person's decision: people-only (a web session, never a token) and CSRF-checked.
-Approving records a gw_grants row with the ticked scopes and sends the agent its
-code; denying, or approving with nothing ticked, sends ``error=access_denied``.
+Approving records the ticked scopes and sends the agent its code; denying, or
+approving with nothing ticked, sends ``error=access_denied``. An agent already
+connected for the same resource keeps one connection (gw_grants row), which
+becomes what the person ticks now; the page says so and shows what it has.
 Both redirects carry ``state`` and ``iss`` (RFC 9207).
 
 The person may grant less than asked (RFC 6749 section 3.3), and often should:
@@ -31,10 +33,11 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from starlette.datastructures import FormData
 
-from gateway.auth import check_csrf
+from gateway.auth import apply_revocations_now, check_csrf
 from gateway.db import SessionDep
+from gateway.identity import grants
 from gateway.identity.auth import PersonSession
-from gateway.identity.models import Grant, User
+from gateway.identity.models import User
 from gateway.oauth.authorization_details import granted_details
 from gateway.oauth.server import GatewayAuthorizationServer, OAuthRequest
 from gateway.payments.mandates import mandate_of
@@ -126,7 +129,10 @@ async def consent_page(request: Request, db: SessionDep, principal: PersonSessio
     if isinstance(grant, Response):
         return grant
     scopes = (oauth_request.scope or "").split()
+    existing = await grants.connection_of(db, principal.user_id, oauth_request.client.agent.id,
+                                          oauth_request.resource)
     return render(request, principal, "agents", "oauth/consent.html", {
+        "connected": described_scopes(request, existing.scope.split()) if existing else None,
         "agent": await _agent_card(db, oauth_request, principal),
         "scopes": described_scopes(request, scopes),
         "fields": await constraint_fields(request, principal, set(scopes)),
@@ -151,20 +157,21 @@ async def decide(request: Request, db: SessionDep, principal: PersonSession) -> 
     # Nothing ticked grants nothing: the same answer as Deny.
     if form.get("decision") == "approve" and chosen:
         user = principal.user_id
-        record = Grant(user_id=principal.user_id, agent_id=oauth_request.client.agent.id,
-                       scope=" ".join(chosen),
-                       constraints=proposed_constraints(form, {}),
-                       resources=[oauth_request.resource],
-                       # Validated again just now (_validated), never read from the page;
-                       # kept only if payments:spend is among the chosen scopes.
-                       authorization_details=granted_details(
-                           oauth_request.authorization_details, chosen))
-        db.add(record)
-        await db.flush()
+        # A new connection, or the agent's existing one for this resource made what
+        # she just ticked (gateway/identity/grants.py).
+        record = await grants.record_consent(
+            db, principal.user_id, oauth_request.client.agent.id, scopes=chosen,
+            constraints=proposed_constraints(form, {}), resource=oauth_request.resource,
+            # Validated again just now (_validated), never read from the page;
+            # kept only if payments:spend is among the chosen scopes.
+            details=granted_details(oauth_request.authorization_details, chosen))
         oauth_request.grant_row_id = record.id
     response: Response = await server.run(oauth_request, server.create_authorization_response,
                                           oauth_request, user, grant)
     # The agent's redirect, not a page: 303 so the browser follows it with a GET.
     if response.status_code == 302:
         response.status_code = 303
+    if user is not None:
+        # A second consent may have stopped the agent's earlier tokens: at once, here.
+        response.background = apply_revocations_now(request)
     return response

@@ -4,7 +4,8 @@ An agent without a browser shows the person a user code and this page's address.
 The person, signed in, types the code (or follows ``verification_uri_complete``),
 sees which agent asks for what, in plain words (a spending mandate too), and
 approves (possibly less than asked: fewer scopes, only some channels; without
-``payments:spend`` the mandate is not granted) or denies. Approving creates the Grant;
+``payments:spend`` the mandate is not granted) or denies. Approving records the grant
+(the agent's existing connection, if it has one, becomes what was approved);
 the agent's next poll of the token endpoint then gets its tokens.
 
 People-only (``PersonSession``) with the session's CSRF token on the decision, so
@@ -22,10 +23,11 @@ from urllib.parse import urlsplit
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
-from gateway.auth import check_csrf
+from gateway.auth import apply_revocations_now, check_csrf
 from gateway.db import SessionDep
+from gateway.identity import grants
 from gateway.identity.auth import PersonSession
-from gateway.identity.models import Agent, Grant
+from gateway.identity.models import Agent
 from gateway.oauth import device
 from gateway.oauth.authorization_details import granted_details
 from gateway.oauth.consent import chosen_scopes, constraint_fields, described_scopes
@@ -47,11 +49,13 @@ def _form(request: Request, principal: Principal, *, user_code: str = "",
                   {"user_code": user_code, "error": error}, status_code=status_code)
 
 
-async def _consent(request: Request, principal: Principal, record: DeviceCode,
+async def _consent(request: Request, principal: Principal, db: SessionDep, record: DeviceCode,
                    agent: Agent) -> HTMLResponse:
     host = urlsplit(agent.client_id).hostname if agent.client_id.startswith("https://") else None
+    existing = await grants.connection_of(db, principal.user_id, agent.id, record.resource)
     return render(request, principal, "agents", "oauth/device_consent.html", {
         "record": record, "agent": agent, "host": host,
+        "connected": described_scopes(request, existing.scope.split()) if existing else None,
         "scopes": described_scopes(request, record.scope.split()),
         "fields": await constraint_fields(request, principal, set(record.scope.split())),
         "mandate": mandate_of(record.authorization_details),
@@ -80,7 +84,7 @@ async def device_page(request: Request, principal: PersonSession, db: SessionDep
     found = await device.find_pending(db, user_code)
     if found is None:
         return _form(request, principal, user_code=user_code, error=NOT_FOUND, status_code=404)
-    return await _consent(request, principal, *found)
+    return await _consent(request, principal, db, *found)
 
 
 @router.post("")
@@ -99,12 +103,14 @@ async def decide(request: Request, principal: PersonSession, db: SessionDep) -> 
         return render(request, principal, "agents", "oauth/device_done.html",
                       {"agent": agent, "approved": False})
     if not chosen:
-        return await _consent(request, principal, record, agent)
-    grant = Grant(user_id=principal.user_id, agent_id=agent.id, scope=" ".join(chosen),
-                  constraints=proposed_constraints(form, {}), resources=[record.resource],
-                  authorization_details=_granted_details(request, record, chosen))
-    db.add(grant)
-    await db.flush()
+        return await _consent(request, principal, db, record, agent)
+    grant = await grants.record_consent(
+        db, principal.user_id, agent.id, scopes=chosen,
+        constraints=proposed_constraints(form, {}), resource=record.resource,
+        details=_granted_details(request, record, chosen))
     await device.decide(db, record, principal.user_id, grant_id=grant.id)
-    return render(request, principal, "agents", "oauth/device_done.html",
+    page = render(request, principal, "agents", "oauth/device_done.html",
                   {"agent": agent, "approved": True})
+    # A second consent may have stopped the agent's earlier tokens: at once, here.
+    page.background = apply_revocations_now(request)
+    return page

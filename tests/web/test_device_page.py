@@ -137,3 +137,32 @@ async def test_approving_for_some_channels_only_limits_the_grant_to_them(
         return await db.get(Grant, row.grant_id)
     grant = await in_db(app, load)
     assert grant.constraints == {"chat:channels": [offered["design"]]}
+
+
+async def test_a_second_device_consent_is_the_same_connection_made_what_was_approved(
+        app: FastAPI, client: httpx.AsyncClient) -> None:
+    async def two_requests(db: AsyncSession) -> tuple[device.Started, device.Started]:
+        agent = await make_agent(db, "Kitchen Display", kind="native")
+        return (await device.start(db, agent, scope="chat:read", resource="https://testserver/api"),
+                await device.start(db, agent, scope="chat:read rides:read",
+                                   resource="https://testserver/api"))
+    first, second = await in_db(app, two_requests)
+    await signed_in(client, "alice")
+
+    grants = []
+    for started in (first, second):
+        consent = await client.get("/device", params={"user_code": started.record.user_code})
+        done = await client.post("/device", data={
+            "csrf_token": csrf_token(consent.text), "user_code": started.record.user_code,
+            "scope": started.record.scope.split(), "decision": "approve"})
+        assert done.status_code == 200
+        grants.append((await record(app, started.record.user_code)).grant_id)
+
+    # The second page said it is connected, and what approving does; one grant, widened.
+    assert "Kitchen Display is already connected." in consent.text
+    assert grants[0] == grants[1]
+
+    async def load(db: AsyncSession) -> Grant | None:
+        return await db.get(Grant, grants[0])
+    grant = await in_db(app, load)
+    assert (grant.scope, grant.version) == ("chat:read rides:read", 2)

@@ -281,3 +281,59 @@ async def test_narrowing_never_widens_anything(
         child_after = Allowance.of(child.scope, child.constraints)
         assert child_after.within(after)
         assert child_after.within(child_before)
+
+
+# -- consent: one connection per person, agent and resource -----------------------------
+
+API, MCP = "https://gw.example/api", "https://gw.example/mcp"
+
+
+async def test_a_second_consent_keeps_the_grant_and_brings_its_sub_agents_within(
+        db: AsyncSession, alice: User) -> None:
+    agent = await make_agent(db)
+    first = await grants.record_consent(db, alice.id, agent.id, scopes=["chat:read", "rides:read"],
+                                        constraints={}, resource=API, details=[])
+    child = await make_sub_grant(db, first, await make_agent(db, "Helper"), scope="rides:read")
+    reader = await make_sub_grant(db, first, await make_agent(db, "Reader"), scope="chat:read")
+
+    again = await grants.record_consent(db, alice.id, agent.id,
+                                        scopes=["chat:read", "chat:write"],
+                                        constraints={CHANNELS: [DESIGN]}, resource=API,
+                                        details=[])
+
+    assert again.id == first.id
+    assert (again.scope, again.constraints, again.version) == (
+        "chat:read chat:write", {CHANNELS: [DESIGN]}, 2)
+    assert await revocations(db, again) == [2]  # tokens of the first consent stop
+    assert child.revoked_at is not None  # rides:read is gone: nothing left to it
+    assert (reader.scope, reader.constraints) == ("chat:read", {CHANNELS: [DESIGN]})
+
+
+async def test_a_second_consent_replaces_the_mandate_or_drops_it_with_payments_spend(
+        db: AsyncSession, alice: User) -> None:
+    from tests.gateway.payments.conftest import mandate
+
+    agent = await make_agent(db)
+    first = await grants.record_consent(db, alice.id, agent.id,
+                                        scopes=["rides:book", "payments:spend"], constraints={},
+                                        resource=API, details=[mandate(budget=20_000)])
+    raised = await grants.record_consent(db, alice.id, agent.id,
+                                         scopes=["rides:book", "payments:spend"], constraints={},
+                                         resource=API, details=[mandate(budget=40_000)])
+    assert raised.id == first.id
+    assert raised.authorization_details[0]["budget"]["amount"] == 40_000
+
+    dropped = await grants.record_consent(db, alice.id, agent.id, scopes=["rides:book"],
+                                          constraints={}, resource=API, details=[])
+    assert (dropped.id, dropped.authorization_details) == (first.id, [])
+
+
+async def test_consents_for_other_resources_agents_or_people_are_other_grants(
+        db: AsyncSession, alice: User, bob: User) -> None:
+    agent, other = await make_agent(db), await make_agent(db, "Other")
+    made = [await grants.record_consent(db, person.id, who.id, scopes=["chat:read"],
+                                        constraints={}, resource=resource, details=[])
+            for person, who, resource in [(alice, agent, API), (alice, agent, MCP),
+                                          (alice, other, API), (bob, agent, API)]]
+
+    assert len({grant.id for grant in made}) == 4

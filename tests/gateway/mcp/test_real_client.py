@@ -115,6 +115,7 @@ class Alice:
         self.headers = {"Cookie": f"{SESSION_COOKIE}={cookie}"}
         self.offered: list[str] = []
         self.visits = 0
+        self.pages: list[str] = []
         self.redirect: dict[str, str] = {}
 
     async def open(self, authorization_url: str) -> None:
@@ -127,6 +128,7 @@ class Alice:
             assert page.status_code == 200, page.text
             assert "Allow" in page.text
             assert "payment" in page.text.lower()
+            self.pages.append(page.text)
             form = ConsentForm()
             form.feed(page.text)
             self.offered = [value for name, value in form.boxes if name == "scope"]
@@ -227,6 +229,8 @@ async def test_the_sdk_client_registers_gets_consent_peeks_steps_up_and_pays(
             "channel_id": design["id"], "body": {"text": "Booked us a ride at 6."}})
         assert not posted.is_error, posted
         assert alice.visits == 2
+        # One connection, made what she allowed the second time, not a second one.
+        assert "SDK Trip Agent is already connected." in alice.pages[1]
         assert "chat:write" in (storage.tokens.scope or "").split()
         [message] = [m for m in alice.messages(design["id"])
                      if m["text"] == "Booked us a ride at 6."]

@@ -258,3 +258,30 @@ async def test_a_token_for_a_deleted_grant_is_refused(client: httpx.AsyncClient)
     tokens: AccessTokens = app.state.access_tokens
     token = tokens.mint(dataclasses.replace(claims, grant_id=str(uuid.uuid4())))
     await _refused(client, token)
+
+
+async def test_a_token_of_a_widened_grant_is_not_held_to_the_cached_older_version(
+        client: httpx.AsyncClient) -> None:
+    """Another replica took the second consent: this one still caches the first version."""
+    from gateway.identity.grants import record_consent
+    from seeds.chat import channel_id
+
+    app = _app(client)
+    resource = f"{app.state.settings.issuer}/api"
+    async with app.state.write_sessionmaker() as db, db.begin():
+        agent = await make_agent(db, "Widened")
+        agent.scope = "chat:read chat:write"
+        grant = await record_consent(db, PEOPLE["alice"].id, agent.id, scopes=["chat:read"],
+                                     constraints={}, resource=resource, details=[])
+    first = bearer(await mint_access_token(app, grant))
+    assert (await client.get("/api/chat/channels", headers=first)).status_code == 200  # cached
+
+    async with app.state.write_sessionmaker() as db, db.begin():  # no cache cleared here
+        widened = await record_consent(db, PEOPLE["alice"].id, agent.id,
+                                       scopes=["chat:read", "chat:write"], constraints={},
+                                       resource=resource, details=[])
+    second = bearer(await mint_access_token(app, widened))
+    posted = await client.post(f"/api/chat/channels/{channel_id('design')}/messages",
+                               json={"text": "after the second consent"}, headers=second)
+
+    assert posted.status_code == 201, posted.text

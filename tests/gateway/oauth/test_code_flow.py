@@ -413,3 +413,83 @@ async def test_an_agent_token_can_not_open_the_consent_page(client: httpx.AsyncC
 
     assert response.status_code == 403
     assert "people-only" in response.text
+
+
+# -- consenting again: one connection per person, agent and resource -------------------
+
+
+async def test_consenting_again_makes_the_one_connection_what_was_ticked(
+        client: httpx.AsyncClient, agent: Agent) -> None:
+    first = await _tokens(client, Authorization(agent.client_id, REDIRECT, scope="chat:read"))
+    [grant] = await _grants(client, agent)
+    wider = Authorization(agent.client_id, REDIRECT, scope="chat:read chat:write")
+
+    page = await client.get(f"/oauth/authorize?{wider.query()}")
+    second = await _tokens(client, wider)
+
+    # The page said so: it is connected, with what, and that allowing replaces it.
+    assert "Helper is already connected." in page.text
+    assert "Allowing replaces that with what you tick below" in page.text
+    [again] = await _grants(client, agent)
+    assert (again.id, again.scope, again.version) == (grant.id, "chat:read chat:write", 2)
+    assert second["scope"] == "chat:read chat:write"
+    assert await _reads(client, second["access_token"]) == 200
+    # Tokens minted under the earlier consent stop: the agent uses the new ones.
+    assert await _reads(client, first["access_token"]) == 401
+
+
+async def test_consenting_again_to_less_narrows_the_connection(
+        client: httpx.AsyncClient, agent: Agent) -> None:
+    auth = Authorization(agent.client_id, REDIRECT, scope="chat:read chat:write")
+    first = await _tokens(client, auth)
+
+    again = Authorization(agent.client_id, REDIRECT, scope="chat:read chat:write")
+    tokens = (await redeem(client, again, await approve(client, again, extra={
+        "scope": ["chat:read"]}))).json()
+
+    assert [grant.scope for grant in await _grants(client, agent)] == ["chat:read"]
+    assert tokens["scope"] == "chat:read"
+    assert await _reads(client, first["access_token"]) == 401
+    posted = await client.post(f"/api/chat/channels/{channel_id('design')}/messages",
+                               json={"text": "hi"}, headers=bearer(tokens["access_token"]))
+    assert posted.status_code == 403
+    # The earlier refresh token can't bring chat:write back.
+    widened = await refresh(client, agent.client_id, first["refresh_token"],
+                            scope="chat:read chat:write")
+    assert widened.json()["error"] == "invalid_scope"
+
+
+async def test_a_first_consent_shows_no_connection(client: httpx.AsyncClient,
+                                                   agent: Agent) -> None:
+    page = await client.get(
+        f"/oauth/authorize?{Authorization(agent.client_id, REDIRECT).query()}")
+
+    assert "already connected" not in page.text
+
+
+async def test_a_connection_for_another_resource_is_another_connection(
+        client: httpx.AsyncClient, agent: Agent) -> None:
+    await _tokens(client, Authorization(agent.client_id, REDIRECT))
+    mcp = Authorization(agent.client_id, REDIRECT, resource=f"{ISSUER}/mcp")
+
+    page = await client.get(f"/oauth/authorize?{mcp.query()}")
+    await _tokens(client, mcp)
+
+    assert "already connected" not in page.text
+    assert sorted(g.resources[0] for g in await _grants(client, agent)) == \
+        [f"{ISSUER}/api", f"{ISSUER}/mcp"]
+
+
+async def test_a_revoked_connection_is_not_reused(client: httpx.AsyncClient,
+                                                  agent: Agent) -> None:
+    await _tokens(client, Authorization(agent.client_id, REDIRECT))
+    [old] = await _grants(client, agent)
+    async with _app(client).state.sessionmaker() as db, db.begin():
+        await revoke_grant(db, PEOPLE["alice"].id, old.id)
+
+    await _tokens(client, Authorization(agent.client_id, REDIRECT))
+
+    grants = await _grants(client, agent)
+    assert len(grants) == 2
+    assert [g.revoked_at is None for g in sorted(grants, key=lambda g: g.id == old.id)] == \
+        [True, False]
