@@ -43,6 +43,7 @@ from gateway.web.errors import install_html_errors
 from gateway.web.templating import STATIC_DIR, make_templates
 from services.common.db import is_sqlite, make_engine, make_sessionmaker
 from services.common.problems import install_problem_handlers
+from services.common.stale_reads import RetryStaleReads
 from services.common.text_guard import RejectNulMiddleware
 from services.common.txn_token import StaticKeys
 
@@ -156,6 +157,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(web.router)
     app.router.routes.append(mcp.route())
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.add_middleware(RetryStaleReads)  # innermost: a retry runs the app, not the guards
     app.add_middleware(RejectNulMiddleware)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(TimingMiddleware)

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import DeclarativeBase
 
 from services.common.db import naming_metadata, request_sessionmaker, session_scope
+from services.common.stale_reads import request_writes
 
 
 class Base(DeclarativeBase):
@@ -17,7 +18,8 @@ class Base(DeclarativeBase):
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
-    async with session_scope(request_sessionmaker(request.app.state, request.method)) as session:
+    async with session_scope(request_sessionmaker(request.app.state,
+                                            request_writes(request))) as session:
         yield session
 
 

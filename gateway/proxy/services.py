@@ -88,7 +88,10 @@ class ServiceRegistry:
                 module, _, attr = APP_FACTORIES[name].partition(":")
                 factory = getattr(importlib.import_module(module), attr)
                 app: FastAPI = factory(database_url=database_url, issuer=issuer, keys=keys)
-                client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                # raise_app_exceptions=False: a crash in the service reaches the gateway
+                # as the service's own answer (its 500 or 503 problem), as over HTTP.
+                transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+                client = httpx.AsyncClient(transport=transport,
                                            base_url=f"http://{name}.internal", timeout=timeout)
                 services[name] = Service(name, client, app)
         return cls(services)

@@ -116,16 +116,17 @@ def make_sessionmaker(engine: AsyncEngine, *,
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
-def request_sessionmaker(state: Any, method: str) -> async_sessionmaker[AsyncSession]:
-    """The app's sessionmaker for a request: one whose transactions write, for unsafe methods.
+def request_sessionmaker(state: Any, writes: bool) -> async_sessionmaker[AsyncSession]:
+    """The app's sessionmaker for a request: one whose transactions write, if ``writes``.
 
     On SQLite a transaction that reads and then writes fails at once ("database is
     locked") when another connection wrote in between; one that begins IMMEDIATE
     queues for the write lock instead. Reads keep plain BEGIN (no lock). No effect on
-    PostgreSQL.
+    PostgreSQL. ``writes``: an unsafe method, or a read retried as a writer
+    (services/common/stale_reads.py, ``request_writes``).
     """
     factory: async_sessionmaker[AsyncSession] = (
-        state.write_sessionmaker if method in UNSAFE_METHODS else state.sessionmaker)
+        state.write_sessionmaker if writes else state.sessionmaker)
     return factory
 
 

@@ -9,10 +9,12 @@ from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.db import request_sessionmaker, session_scope
+from services.common.stale_reads import request_writes
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
-    async with session_scope(request_sessionmaker(request.app.state, request.method)) as session:
+    async with session_scope(request_sessionmaker(request.app.state,
+                                            request_writes(request))) as session:
         yield session
 
 
