@@ -20,11 +20,15 @@ already; PostgreSQL never refuses like this.
 
 from __future__ import annotations
 
+import logging
+
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.common.db import UNSAFE_METHODS
 from services.common.problems import is_database_busy
+
+logger = logging.getLogger(__name__)
 
 RETRY_AS_WRITER = "retry_as_writer"  # in scope["state"]: this attempt begins as a writer
 
@@ -63,6 +67,8 @@ class RetryStaleReads:
         except Exception as exc:
             if started or not is_database_busy(exc):
                 raise
+            logger.info("%s %s: SQLite refused its write (stale read); once more as a writer",
+                        scope["method"], scope["path"])
             scope.setdefault("state", {})[RETRY_AS_WRITER] = True
             await self.app(scope, _replaying(received, receive), send)
 
