@@ -196,6 +196,11 @@ async def record_consent(db: AsyncSession, user_id: uuid.UUID, agent_id: uuid.UU
     tokens minted before stop (the agent uses the new one); its sub-agents are
     clamped within it, and what it already spent stays counted against the mandate,
     because the grant is the same. The person sees one connection, not two.
+
+    A second request that carries no mandate (the MCP SDK never sends
+    ``authorization_details``) keeps the connection's mandate while payments:spend
+    stays ticked: the person set it earlier, and asking again for a scope must not
+    silently end the agent's ability to pay. Without payments:spend it goes.
     """
     now = now or utcnow()
     grant = await connection_of(db, user_id, agent_id, resource, now=now)
@@ -206,9 +211,12 @@ async def record_consent(db: AsyncSession, user_id: uuid.UUID, agent_id: uuid.UU
         db.add(grant)
     else:
         allowance = Allowance.of(scopes, constraints)
-        await _apply(db, grant, allowance, mandate_of(details), now)
+        mandate = mandate_of(details) or mandate_of(grant.authorization_details)
+        if SPEND_SCOPE not in allowance.scopes:
+            mandate = None
+        await _apply(db, grant, allowance, mandate, now)
         grant.scope = " ".join(scopes)  # in the order the person read them
-        await _narrow_children(db, user_id, grant, allowance, mandate_of(details), now)
+        await _narrow_children(db, user_id, grant, allowance, mandate, now)
     await db.flush()
     return grant
 

@@ -76,7 +76,9 @@ INSTRUCTIONS = (
     "changes) unless you pass effects=\"live\"; any write accepts effects=\"dry-run\". "
     "Paid operations need an idempotency_key and may answer pending_approval: poll it "
     f"with {APPROVAL_TOOL}. A refused call is a tool error whose structured content is an "
-    "RFC 9457 problem document saying why and how to recover.")
+    "RFC 9457 problem document saying why and how to recover; a call needing a scope the "
+    "person has not granted is refused as HTTP 403 insufficient_scope, for your client "
+    "to ask them (step-up).")
 
 APPROVAL_TOOL_DEFINITION = Tool(
     name=APPROVAL_TOOL,

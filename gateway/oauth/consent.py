@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
 from authlib.oauth2.rfc6749 import OAuth2Error
@@ -37,7 +38,7 @@ from gateway.auth import apply_revocations_now, check_csrf
 from gateway.db import SessionDep
 from gateway.identity import grants
 from gateway.identity.auth import PersonSession
-from gateway.identity.models import User
+from gateway.identity.models import Grant, User
 from gateway.oauth.authorization_details import granted_details
 from gateway.oauth.server import GatewayAuthorizationServer, OAuthRequest
 from gateway.payments.mandates import mandate_of
@@ -110,15 +111,35 @@ def chosen_scopes(form: FormData, asked: Iterable[str]) -> list[str]:
     return [scope for scope in dict.fromkeys(asked) if scope in ticked]
 
 
-async def constraint_fields(request: Request, principal: Principal,
-                            scopes: set[str]) -> list[ConstraintField]:
-    """A constraint field for each declared constraint the requested scopes fall under."""
+async def constraint_fields(request: Request, principal: Principal, scopes: set[str],
+                            current: Grant | None = None) -> list[ConstraintField]:
+    """A constraint field for each declared constraint the requested scopes fall under.
+
+    ``current``: the agent's existing connection (a second consent); its limits come
+    ticked as they are, so allowing with the defaults never lifts one.
+    """
     client = PageClient(request, principal)
     keys = {key for key, (_, kind, _) in declared_kinds(client).items()
             if kind.applies_to & scopes}
     kinds = await constraint_kinds(client, keys)
-    return [ConstraintField(key, kinds[key].description, True, kinds[key].choices or [])
+    held = current.constraints if current is not None else {}
+    return [ConstraintField(key, kinds[key].description, True, kinds[key].choices or [],
+                            kept=held.get(key))
             for key in sorted(keys) if kinds[key].choices is not None]
+
+
+def consent_context(request: Request, scopes: list[str], current: Grant | None) -> dict[str, Any]:
+    """What both consent pages show of a second consent: the connection, the defaults.
+
+    Scopes come ticked only if the connection holds them: a scope the person refused
+    before (a client asks for everything again) needs a new tick, never a default.
+    """
+    if current is None:
+        return {"connected": None, "ticked": None, "connected_mandate": None}
+    held = current.scope.split()
+    return {"connected": described_scopes(request, held),
+            "ticked": [scope for scope in scopes if scope in held],
+            "connected_mandate": mandate_of(current.authorization_details)}
 
 
 @router.get("/oauth/authorize")
@@ -132,10 +153,10 @@ async def consent_page(request: Request, db: SessionDep, principal: PersonSessio
     existing = await grants.connection_of(db, principal.user_id, oauth_request.client.agent.id,
                                           oauth_request.resource)
     return render(request, principal, "agents", "oauth/consent.html", {
-        "connected": described_scopes(request, existing.scope.split()) if existing else None,
+        **consent_context(request, scopes, existing),
         "agent": await _agent_card(db, oauth_request, principal),
         "scopes": described_scopes(request, scopes),
-        "fields": await constraint_fields(request, principal, set(scopes)),
+        "fields": await constraint_fields(request, principal, set(scopes), existing),
         "request_query": urlencode(items),
         "resource": oauth_request.resource,
         "mandate": mandate_of(oauth_request.authorization_details),

@@ -58,6 +58,8 @@ class ConstraintField:
     description: str
     unlimited: bool
     options: list[Choice]
+    # On a second consent: the values the connection holds now (None: every one).
+    kept: list[str] | None = None
 
 
 async def _describe(request: Request, principal: Principal, db: SessionDep,

@@ -30,7 +30,12 @@ from gateway.identity.auth import PersonSession
 from gateway.identity.models import Agent
 from gateway.oauth import device
 from gateway.oauth.authorization_details import granted_details
-from gateway.oauth.consent import chosen_scopes, constraint_fields, described_scopes
+from gateway.oauth.consent import (
+    chosen_scopes,
+    consent_context,
+    constraint_fields,
+    described_scopes,
+)
 from gateway.oauth.models import DeviceCode
 from gateway.payments.mandates import InvalidMandate, mandate_of, parse_authorization_details
 from gateway.principal import Principal
@@ -54,10 +59,11 @@ async def _consent(request: Request, principal: Principal, db: SessionDep, recor
     host = urlsplit(agent.client_id).hostname if agent.client_id.startswith("https://") else None
     existing = await grants.connection_of(db, principal.user_id, agent.id, record.resource)
     return render(request, principal, "agents", "oauth/device_consent.html", {
+        **consent_context(request, record.scope.split(), existing),
         "record": record, "agent": agent, "host": host,
-        "connected": described_scopes(request, existing.scope.split()) if existing else None,
         "scopes": described_scopes(request, record.scope.split()),
-        "fields": await constraint_fields(request, principal, set(record.scope.split())),
+        "fields": await constraint_fields(request, principal, set(record.scope.split()),
+                                          existing),
         "mandate": mandate_of(record.authorization_details),
     })
 

@@ -27,6 +27,20 @@ def pkce_pair() -> tuple[str, str]:
     return verifier, challenge.rstrip(b"=").decode()
 
 
+_CONSTRAINT_INPUT = re.compile(
+    r'<input type="(hidden|checkbox)" name="(constraint|(?:offered|limit|value):[^"]*)" '
+    r'value="([^"]*)"([^>]*)>')
+
+
+def constraint_defaults(page: str) -> dict[str, list[str]]:
+    """The constraint fields a consent page sends as it is: hidden ones, ticked boxes."""
+    fields: dict[str, list[str]] = {}
+    for kind, name, value, rest in _CONSTRAINT_INPUT.findall(page):
+        if kind == "hidden" or " checked" in rest:
+            fields.setdefault(html.unescape(name), []).append(html.unescape(value))
+    return fields
+
+
 def ticked_scopes(page: str) -> list[str]:
     """The scopes a consent page ticks: what a person who changes nothing grants."""
     return [html.unescape(scope) for scope in _TICKED_SCOPE.findall(page)]
@@ -69,8 +83,9 @@ async def decide(client: httpx.AsyncClient, auth: Authorization, decision: str =
                  extra: dict[str, str | list[str]] | None = None) -> httpx.Response:
     """Open the consent page as the signed-in person and approve (or deny) it.
 
-    The form is sent as a browser would, every scope still ticked, unless ``extra``
-    replaces fields (``{"scope": ["chat:read"]}``: the person unticked the rest).
+    The form is sent as a browser would, with the boxes as the page ticks them (scopes,
+    constraints), unless ``extra`` replaces fields (``{"scope": ["chat:read"]}``: the
+    person unticked the rest).
     """
     page = await client.get(f"/oauth/authorize?{auth.query()}")
     assert page.status_code == 200, page.text
@@ -79,6 +94,7 @@ async def decide(client: httpx.AsyncClient, auth: Authorization, decision: str =
     data: dict[str, str | list[str]] = {"csrf_token": form_csrf(page.text),
                                         "request": html.unescape(match.group(1)),
                                         "scope": ticked_scopes(page.text),
+                                        **constraint_defaults(page.text),
                                         "decision": decision, **(extra or {})}
     return await client.post("/oauth/authorize", data=data)
 

@@ -337,3 +337,23 @@ async def test_consents_for_other_resources_agents_or_people_are_other_grants(
                                           (alice, other, API), (bob, agent, API)]]
 
     assert len({grant.id for grant in made}) == 4
+
+
+async def test_a_second_consent_without_a_mandate_keeps_the_one_the_person_set(
+        db: AsyncSession, alice: User) -> None:
+    """The MCP SDK sends no authorization_details when it steps up: spending goes on."""
+    from tests.gateway.payments.conftest import mandate
+
+    agent = await make_agent(db)
+    first = await grants.record_consent(db, alice.id, agent.id,
+                                        scopes=["rides:read", "payments:spend"], constraints={},
+                                        resource=API, details=[mandate(budget=10_000)])
+    child = await make_sub_grant(db, first, await make_agent(db, "Helper"))
+    child.authorization_details = [mandate(budget=5_000)]
+
+    again = await grants.record_consent(db, alice.id, agent.id,
+                                        scopes=["rides:read", "rides:book", "payments:spend"],
+                                        constraints={}, resource=API, details=[])
+
+    assert again.authorization_details[0]["budget"]["amount"] == 10_000
+    assert child.authorization_details[0]["budget"]["amount"] == 5_000  # its share stays

@@ -134,6 +134,10 @@ class Alice:
             self.offered = [value for name, value in form.boxes if name == "scope"]
             fields = [(name, value) for name, value in form.fields
                       if not (name == "scope" and value in unticked)]
+            if self.visits > 1:
+                # A second consent ticks only what the agent holds: she adds chat:write.
+                assert ("scope", "chat:write") not in form.fields
+                fields += [("scope", scope) for scope in UNTICKED]
             answer = await browser.post(f"{self.gateway}/oauth/authorize",
                                         content=urlencode([*fields, ("decision", "approve")]),
                                         headers={"content-type":

@@ -425,11 +425,14 @@ async def test_consenting_again_makes_the_one_connection_what_was_ticked(
     wider = Authorization(agent.client_id, REDIRECT, scope="chat:read chat:write")
 
     page = await client.get(f"/oauth/authorize?{wider.query()}")
-    second = await _tokens(client, wider)
+    second = (await redeem(client, wider, await approve(client, wider, extra={
+        "scope": ["chat:read", "chat:write"]}))).json()
 
-    # The page said so: it is connected, with what, and that allowing replaces it.
+    # The page said so: it is connected, with what, and that allowing replaces it;
+    # what it holds comes ticked, what is new waits for her tick.
     assert "Helper is already connected." in page.text
     assert "Allowing replaces that with what you tick below" in page.text
+    assert ticked_scopes(page.text) == ["chat:read"]
     [again] = await _grants(client, agent)
     assert (again.id, again.scope, again.version) == (grant.id, "chat:read chat:write", 2)
     assert second["scope"] == "chat:read chat:write"
@@ -493,3 +496,31 @@ async def test_a_revoked_connection_is_not_reused(client: httpx.AsyncClient,
     assert len(grants) == 2
     assert [g.revoked_at is None for g in sorted(grants, key=lambda g: g.id == old.id)] == \
         [True, False]
+
+
+async def test_a_second_consent_with_the_defaults_lifts_no_limit_and_adds_no_scope(
+        client: httpx.AsyncClient, agent: Agent) -> None:
+    design = str(channel_id("design"))
+    first = Authorization(agent.client_id, REDIRECT, scope="chat:read")
+    await redeem(client, first, await approve(client, first, extra={
+        "limit:chat:channels": [], "value:chat:channels": [design]}))  # only #design
+    again = Authorization(agent.client_id, REDIRECT, scope="chat:read chat:write rides:read")
+
+    await redeem(client, again, await approve(client, again))  # Allow, nothing changed
+
+    [grant] = await _grants(client, agent)
+    assert grant.scope == "chat:read"  # chat:write and rides:read were never ticked
+    assert grant.constraints == {"chat:channels": [design]}  # her channel limit stays
+
+
+async def test_denying_a_second_consent_leaves_the_connection_as_it_was(
+        client: httpx.AsyncClient, agent: Agent) -> None:
+    tokens = await _tokens(client, Authorization(agent.client_id, REDIRECT))
+    again = Authorization(agent.client_id, REDIRECT, scope="chat:read chat:write")
+
+    denied = redirect_params(await decide(client, again, "deny"))
+
+    assert denied["error"] == "access_denied"
+    [grant] = await _grants(client, agent)
+    assert (grant.scope, grant.version) == ("chat:read", 1)
+    assert await _reads(client, tokens["access_token"]) == 200
